@@ -1,0 +1,35 @@
+"""Serializer fields shared by every app."""
+
+import datetime as dt
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+_FORMAT_HINT = "YYYY-MM-DDThh:mm[:ss[.uuuuuu]] followed by Z or +HH:MM"
+
+
+class OffsetDateTimeField(serializers.DateTimeField):
+    """ISO 8601 datetime that must carry an offset; stored and returned in UTC.
+
+    DRF would silently read a naive datetime in the server's zone; the SPEC
+    makes that a validation error instead.
+    """
+
+    default_error_messages = {"naive": "Datetime must include a UTC offset, e.g. 2026-12-01T10:00:00Z."}
+
+    def to_internal_value(self, value):
+        if isinstance(value, dt.datetime):
+            parsed = value
+        elif isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+            if parsed is None:
+                self.fail("invalid", format=_FORMAT_HINT)
+        else:
+            self.fail("invalid", format=_FORMAT_HINT)
+        if timezone.is_naive(parsed):
+            self.fail("naive")
+        return parsed.astimezone(dt.UTC)

@@ -1,0 +1,39 @@
+"""Row locks with the rules that keep them safe (after pretix's locking module).
+
+* Locks are only taken inside a transaction; outside one they would be
+  released at once and protect nothing.
+* Rows of one model are locked in primary-key order, and callers lock models in
+  one global order (slot -> package -> booking -> lesson -> payment), so two
+  requests never wait on each other in a cycle.
+* On PostgreSQL a short `lock_timeout` turns a stuck lock into a clean 409
+  instead of a hung request.
+"""
+
+from django.db import connection, transaction
+
+LOCK_TIMEOUT_MS = 5000
+
+
+def _require_transaction() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("Row locks must be taken inside transaction.atomic().")
+
+
+def set_lock_timeout(milliseconds: int = LOCK_TIMEOUT_MS) -> None:
+    """Bound how long this transaction waits for any row lock (PostgreSQL only)."""
+    _require_transaction()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(milliseconds)}ms"])
+
+
+def lock_one(queryset, pk):
+    """Lock and return one row by primary key, or None if it does not exist."""
+    _require_transaction()
+    return queryset.select_for_update().filter(pk=pk).first()
+
+
+def lock_many(queryset):
+    """Lock every row of `queryset` in primary-key order and return them as a list."""
+    _require_transaction()
+    return list(queryset.select_for_update().order_by("pk"))

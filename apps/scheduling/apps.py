@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class SchedulingConfig(AppConfig):
+    name = "apps.scheduling"
+    label = "scheduling"
+    verbose_name = "Scheduling"
+    default_auto_field = "django.db.models.BigAutoField"

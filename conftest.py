@@ -1,0 +1,91 @@
+"""Fixtures every app's tests share: an API client, users by role, a movable clock."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from apps.common import clock as clock_module
+from apps.identity.tests.factories import AdminFactory, StudentFactory, TeacherFactory
+
+
+def bearer_for(user) -> str:
+    return f"Bearer {RefreshToken.for_user(user).access_token}"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Rate-limit counters live in the cache; no test inherits another's."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def client_for():
+    """`client_for(user)` -> an APIClient authenticated as that user (anonymous for None)."""
+
+    def make(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.credentials(HTTP_AUTHORIZATION=bearer_for(user))
+        return client
+
+    return make
+
+
+@pytest.fixture
+def admin_user(db):
+    return AdminFactory()
+
+
+@pytest.fixture
+def student(db):
+    return StudentFactory()
+
+
+@pytest.fixture
+def teacher(db):
+    return TeacherFactory()
+
+
+@pytest.fixture
+def admin_client(client_for, admin_user):
+    return client_for(admin_user)
+
+
+@pytest.fixture
+def student_client(client_for, student):
+    return client_for(student)
+
+
+@pytest.fixture
+def teacher_client(client_for, teacher):
+    return client_for(teacher)
+
+
+class MovableClock:
+    """Replaces `apps.common.clock.now`; `advance()` moves time forward."""
+
+    def __init__(self, monkeypatch):
+        self._offset = timedelta()
+        self._real_now = clock_module.now
+        monkeypatch.setattr(clock_module, "now", self.now)
+
+    def now(self) -> datetime:
+        return self._real_now() + self._offset
+
+    def advance(self, **delta) -> None:
+        self._offset += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> MovableClock:
+    return MovableClock(monkeypatch)
