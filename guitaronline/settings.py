@@ -140,8 +140,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
+        # Hashed, compressed files need `collectstatic` first (the Docker image runs it).
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if IS_PRODUCTION
+        if env.bool("STATIC_MANIFEST", default=IS_PRODUCTION)
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }

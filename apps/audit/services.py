@@ -41,3 +41,13 @@ def outbox_event_add(
         payload=payload or {},
         occurred_at=clock.now(),
     )
+
+
+def audit_log_create(
+    *, actor, action: str, entity_type: str, entity_id=None, payload: dict[str, Any] | None = None
+) -> AuditLog:
+    """Record an audit entry an admin writes by hand (`POST /audit/logs`), in its own transaction."""
+    with transaction.atomic():
+        return audit_log_record(
+            actor=actor, action=action, entity_type=entity_type, entity_id=entity_id, payload=payload
+        )
