@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/guitaronline
 
-.PHONY: run test lint format migrate seed worker check-migrations clean
+.PHONY: run test lint format migrate seed worker check-migrations clean bench
 
 $(BIN)/.installed-base: requirements/base.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,3 +50,6 @@ check-migrations: $(BIN)/.installed-base
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+
+bench: $(BIN)/.installed-base
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -189,10 +189,22 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Backend of an online guitar school: packages, slots, bookings, lessons, notifications.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Tag operations by domain (booking, billing...) rather than one "api" bucket.
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "apps.identity.models.Role",
+        "SlotStatusEnum": "apps.scheduling.models.SlotStatus",
+        "BookingStatusEnum": "apps.booking.models.BookingStatus",
+        "PackageStatusEnum": "apps.billing.models.PackageStatus",
+        "PaymentStatusEnum": "apps.billing.models.PaymentStatus",
+        "LessonStatusEnum": "apps.lessons.models.LessonStatus",
+        "NotificationStatusEnum": "apps.notifications.models.NotificationStatus",
+        "OutboxEventStatusEnum": "apps.audit.models.OutboxEvent.Status",
+    },
     "APPEND_COMPONENTS": {
         "schemas": {
             "ErrorEnvelope": {

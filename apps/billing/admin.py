@@ -1,0 +1,170 @@
+"""Django admin for packages and payments.
+
+Counters, status and money never change by editing a form: new packages go
+through `package_create`, state changes are admin actions calling the same
+services as the API, so every change leaves its audit and outbox rows.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+
+from apps.billing import services
+from apps.billing.models import LessonPackage, Payment, PaymentStatus
+from apps.common import clock
+from apps.common.errors import DomainError
+from apps.identity.models import Role
+
+
+class PackageAddForm(forms.ModelForm):
+    class Meta:
+        model = LessonPackage
+        fields = ["student", "lessons_total", "expires_at"]
+
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data["expires_at"]
+        if expires_at is not None and expires_at <= clock.now():
+            raise forms.ValidationError("Must be in the future.")
+        return expires_at
+
+    def clean_lessons_total(self):
+        total = self.cleaned_data["lessons_total"]
+        if total is not None and not 1 <= total <= services.MAX_LESSONS_PER_PACKAGE:
+            raise forms.ValidationError(f"Must be between 1 and {services.MAX_LESSONS_PER_PACKAGE}.")
+        return total
+
+
+@admin.register(LessonPackage)
+class LessonPackageAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "student_email",
+        "lessons_total",
+        "lessons_left",
+        "lessons_reserved",
+        "status",
+        "expires_at",
+        "created_at",
+    ]
+    list_filter = ["status", "expires_at", "created_at"]
+    search_fields = ["student__email", "=id"]
+    date_hierarchy = "created_at"
+    list_select_related = ["student"]
+    ordering = ["-created_at"]
+    actions = ["expire_due_packages"]
+    readonly_fields = [
+        "id",
+        "student",
+        "lessons_total",
+        "lessons_left",
+        "lessons_reserved",
+        "expires_at",
+        "status",
+        "created_at",
+        "updated_at",
+    ]
+
+    @admin.display(description="student", ordering="student__email")
+    def student_email(self, obj: LessonPackage) -> str:
+        return obj.student.email
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = PackageAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else PackageAddForm.Meta.fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "student":
+            kwargs["queryset"] = db_field.related_model.objects.filter(role=Role.STUDENT).order_by("email")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        # Only the add form saves (change forms are read-only); it goes through
+        # the service so the package gets its audit and outbox rows.
+        if change:
+            return
+        created = services.package_create(
+            actor=request.user,
+            student_id=form.cleaned_data["student"].pk,
+            lessons_total=form.cleaned_data["lessons_total"],
+            expires_at=form.cleaned_data["expires_at"],
+        )
+        obj.pk = created.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+
+    @admin.action(description="Expire due packages (all active packages past expires_at)")
+    def expire_due_packages(self, request, queryset):
+        # Django asks for a selection before running an action; the service
+        # expires every due package whatever was selected, as the cron does.
+        expired = services.packages_expire_due(actor=request.user)
+        self.message_user(request, f"Expired {expired} packages.", messages.SUCCESS)
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "student_email",
+        "package",
+        "amount",
+        "currency",
+        "status",
+        "external_reference",
+        "paid_at",
+        "created_at",
+    ]
+    list_filter = ["status", "currency", "paid_at", "created_at"]
+    search_fields = ["external_reference", "package__student__email", "=id"]
+    date_hierarchy = "created_at"
+    list_select_related = ["package__student"]
+    ordering = ["-created_at"]
+    actions = ["mark_succeeded", "mark_refunded", "mark_failed"]
+    readonly_fields = [
+        "id",
+        "package",
+        "amount",
+        "currency",
+        "status",
+        "external_reference",
+        "paid_at",
+        "created_at",
+        "updated_at",
+    ]
+
+    @admin.display(description="student", ordering="package__student__email")
+    def student_email(self, obj: Payment) -> str:
+        return obj.package.student.email
+
+    def has_add_permission(self, request) -> bool:
+        # Payments are recorded through the API (POST /payments) by the student or staff.
+        return False
+
+    def _set_status(self, request, queryset, status: str) -> None:
+        changed = 0
+        for payment_id in queryset.values_list("pk", flat=True):
+            try:
+                services.payment_set_status(actor=request.user, payment_id=payment_id, status=status)
+            except DomainError as exc:
+                self.message_user(request, f"Payment {payment_id}: {exc.message}", messages.ERROR)
+            else:
+                changed += 1
+        if changed:
+            self.message_user(request, f"{changed} payment(s) marked {status}.", messages.SUCCESS)
+
+    @admin.action(description="Mark selected payments succeeded")
+    def mark_succeeded(self, request, queryset):
+        self._set_status(request, queryset, PaymentStatus.SUCCEEDED)
+
+    @admin.action(description="Mark selected payments refunded")
+    def mark_refunded(self, request, queryset):
+        self._set_status(request, queryset, PaymentStatus.REFUNDED)
+
+    @admin.action(description="Mark selected payments failed")
+    def mark_failed(self, request, queryset):
+        self._set_status(request, queryset, PaymentStatus.FAILED)

@@ -1,0 +1,31 @@
+"""Reads on lesson packages and payments, with who-may-see-what applied."""
+
+from django.db.models import QuerySet
+
+from apps.billing.errors import PackageAccessDenied
+from apps.billing.models import LessonPackage, Payment
+from apps.common.errors import Forbidden
+from apps.identity.models import User
+
+
+def package_list_for_student(*, viewer: User, student_id) -> QuerySet[LessonPackage]:
+    """A student's packages, newest first; only that student or an admin may look (403)."""
+    if not (viewer.is_admin or (viewer.is_student and viewer.pk == student_id)):
+        raise PackageAccessDenied("You may only see your own packages.")
+    return LessonPackage.objects.filter(student_id=student_id).order_by("-created_at", "-id")
+
+
+def payment_list(*, viewer: User, package_id=None) -> QuerySet[Payment]:
+    """Payments newest first: all for an admin, a student's own otherwise (teachers 403).
+
+    A student filtering by another student's package simply gets nothing.
+    """
+    if viewer.is_admin:
+        payments = Payment.objects.all()
+    elif viewer.is_student:
+        payments = Payment.objects.filter(package__student_id=viewer.pk)
+    else:
+        raise Forbidden()
+    if package_id is not None:
+        payments = payments.filter(package_id=package_id)
+    return payments.order_by("-created_at", "-id")

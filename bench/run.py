@@ -1,0 +1,592 @@
+"""`make bench`: measure the hot paths against the `/health` ceiling, the production way.
+
+Starts gunicorn (the Dockerfile's worker count, DEBUG=false, PostgreSQL from
+DATABASE_URL, Redis cache), seeds data in bulk with SQL, and prints one line per
+scenario. Reads use wrk (installed with apt when missing); writes use a small
+threaded Python client. Run by hand, not in CI:
+
+    make bench                       # every scenario
+    make bench BENCH_ARGS="--only open_slots_read,hold_contention"
+
+The database named by BENCH_DATABASE_URL (default .../guitaronline_bench) is
+dropped and re-created: never point it at data you keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PORT = int(os.environ.get("BENCH_PORT", "8765"))
+HOST = "127.0.0.1"
+DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/guitaronline_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+PASSWORD = "bench-Pass-123!"
+SCENARIOS = [
+    "open_slots_read",
+    "my_bookings_read",
+    "booking_write_flow",
+    "hold_contention",
+    "kpi_overview_at_scale",
+    "outbox_drain",
+]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def app_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=DB_URL,
+        REDIS_URL=REDIS_URL,
+        APP_ENV="production",
+        DEBUG="false",
+        SECRET_KEY="bench-" + "x" * 50,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        STATIC_MANIFEST="false",
+        LOG_LEVEL="WARNING",
+        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        # The write scenarios log in many users; the auth limits are not what we measure.
+        AUTH_RATE_LIMIT_LOGIN_REQUESTS="1000000",
+        AUTH_RATE_LIMIT_REGISTER_REQUESTS="1000000",
+        AUTH_RATE_LIMIT_REFRESH_REQUESTS="1000000",
+    )
+    return env
+
+
+def manage(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=app_env(), check=check, capture_output=True, text=True
+    )
+
+
+def psql(sql: str, *, db_url: str = DB_URL) -> str:
+    result = subprocess.run(
+        ["psql", db_url, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql], capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
+
+
+def recreate_database() -> None:
+    parsed = urlparse(DB_URL)
+    name = parsed.path.lstrip("/")
+    admin_url = parsed._replace(path="/postgres").geturl()
+    psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', db_url=admin_url)
+    psql(f'CREATE DATABASE "{name}"', db_url=admin_url)
+    manage("migrate", "--noinput")
+
+
+def gunicorn_workers() -> int:
+    match = re.search(r"GUNICORN_WORKERS=(\d+)", (ROOT / "Dockerfile").read_text())
+    return int(match.group(1)) if match else 4
+
+
+class Server:
+    """gunicorn the way the Dockerfile runs it."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> Server:
+        workers = gunicorn_workers()
+        cmd = [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "guitaronline.wsgi:application",
+            "--bind",
+            f"{HOST}:{PORT}",
+            "--workers",
+            str(workers),
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+        ]
+        log(f"starting gunicorn with {workers} workers on :{PORT}")
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=app_env())
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                status, _ = request("GET", "/health")
+                if status == 200:
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not come up")
+
+    def __exit__(self, *exc) -> None:
+        if self.proc:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=30)
+
+
+def request(method: str, path: str, body: dict | None = None, token: str | None = None, conn=None):
+    own = conn is None
+    conn = conn or http.client.HTTPConnection(HOST, PORT, timeout=30)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        return response.status, (json.loads(data) if data else None)
+    finally:
+        if own:
+            conn.close()
+
+
+def login(email: str) -> str:
+    status, body = request("POST", "/api/v1/identity/auth/login", {"email": email, "password": PASSWORD})
+    if status != 200:
+        raise RuntimeError(f"login {email}: {status} {body}")
+    return body["access_token"]
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    log("wrk missing: installing it from Debian's packages")
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
+    return shutil.which("wrk") or "wrk"
+
+
+def wrk(path: str, *, token: str | None = None, connections: int = 32, seconds: int = 10) -> dict:
+    cmd = [ensure_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if token:
+        cmd += ["-H", f"Authorization: Bearer {token}"]
+    cmd.append(f"http://{HOST}:{PORT}{path}")
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def pct(label: str) -> float:
+        m = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {
+        "rps": rps,
+        "p50": pct("50"),
+        "p99": pct("99"),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(0) if errors else "",
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+# --------------------------------------------------------------------------- bulk data (SQL)
+
+HASH_SQL = None
+
+
+def password_hash() -> str:
+    global HASH_SQL
+    if HASH_SQL is None:
+        HASH_SQL = manage(
+            "shell", "-c", f"from django.contrib.auth.hashers import make_password; print(make_password('{PASSWORD}'))"
+        ).stdout.strip()
+    return HASH_SQL
+
+
+def bulk_users(prefix: str, role: str, count: int) -> None:
+    psql(
+        f"""INSERT INTO users (id, password, is_superuser, email, role, timezone, is_active, is_staff, created_at, updated_at)
+        SELECT gen_random_uuid(), '{password_hash()}', false, '{prefix}' || g || '@bench.local', '{role}', 'UTC', true,
+               {"true" if role == "admin" else "false"}, now(), now()
+        FROM generate_series(1, {count}) g"""
+    )
+
+
+def bulk_open_slots(teacher_prefix: str, teachers: int, per_teacher: int) -> None:
+    psql(
+        f"""INSERT INTO availability_slots (id, teacher_id, created_by_admin_id, start_at, end_at, status, created_at, updated_at)
+        SELECT gen_random_uuid(), u.id, NULL,
+               date_trunc('hour', now()) + interval '1 day' + (s * interval '1 hour'),
+               date_trunc('hour', now()) + interval '1 day' + (s * interval '1 hour') + interval '45 minutes',
+               'open', now(), now()
+        FROM users u CROSS JOIN generate_series(0, {per_teacher - 1}) s
+        WHERE u.email LIKE '{teacher_prefix}%@bench.local' AND u.role = 'teacher'
+        LIMIT {teachers * per_teacher}"""
+    )
+
+
+def bulk_packages(student_prefix: str, lessons: int) -> None:
+    psql(
+        f"""INSERT INTO lesson_packages (id, student_id, lessons_total, lessons_left, lessons_reserved, expires_at, status, created_at, updated_at)
+        SELECT gen_random_uuid(), u.id, {lessons}, {lessons}, 0, now() + interval '90 days', 'active', now(), now()
+        FROM users u WHERE u.email LIKE '{student_prefix}%@bench.local'"""
+    )
+
+
+def ids(sql: str) -> list[str]:
+    out = psql(sql)
+    return out.split("\n") if out else []
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def scenario_health(results: dict) -> None:
+    r = wrk("/health")
+    results["health_rps"] = r["rps"]
+    print(f"health_ceiling: {r['rps']:.0f} req/s, p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms", flush=True)
+
+
+def ratio(results: dict, rps: float) -> str:
+    return f"{rps / results['health_rps']:.2f}" if results.get("health_rps") else "n/a"
+
+
+def scenario_open_slots_read(results: dict) -> None:
+    bulk_users("osr-teacher", "teacher", 20)
+    bulk_open_slots("osr-teacher", 20, 100)
+    count = psql("SELECT count(*) FROM availability_slots WHERE status='open'")
+    r = wrk("/api/v1/scheduling/slots/open?limit=20")
+    print(
+        f"open_slots_read: {r['rps']:.0f} req/s, p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
+        f"ratio to /health {ratio(results, r['rps'])} ({count} open slots, 32 connections, non-2xx {r['non2xx']})",
+        flush=True,
+    )
+
+
+def scenario_my_bookings_read(results: dict) -> None:
+    bulk_users("mbr-student", "student", 1)
+    bulk_users("mbr-teacher", "teacher", 2)
+    bulk_open_slots("mbr-teacher", 2, 100)
+    psql(
+        """INSERT INTO lesson_packages (id, student_id, lessons_total, lessons_left, lessons_reserved, expires_at, status, created_at, updated_at)
+        SELECT gen_random_uuid(), id, 500, 300, 0, now() + interval '90 days', 'active', now(), now()
+        FROM users WHERE email = 'mbr-student1@bench.local'"""
+    )
+    psql(
+        """WITH st AS (SELECT id FROM users WHERE email = 'mbr-student1@bench.local'),
+              pk AS (SELECT p.id FROM lesson_packages p JOIN st ON p.student_id = st.id)
+        INSERT INTO bookings (id, slot_id, student_id, teacher_id, package_id, status, hold_expires_at, confirmed_at,
+                              refund_returned, created_at, updated_at)
+        SELECT gen_random_uuid(), s.id, (SELECT id FROM st), s.teacher_id, (SELECT id FROM pk), 'confirmed',
+               NULL, now(), false, now() - (row_number() over () * interval '1 second'), now()
+        FROM availability_slots s JOIN users t ON t.id = s.teacher_id
+        WHERE t.email LIKE 'mbr-teacher%@bench.local' LIMIT 200"""
+    )
+    token = login("mbr-student1@bench.local")
+    r = wrk("/api/v1/booking/my?limit=20", token=token)
+    print(
+        f"my_bookings_read: {r['rps']:.0f} req/s, p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
+        f"ratio to /health {ratio(results, r['rps'])} (200 bookings, non-2xx {r['non2xx']})",
+        flush=True,
+    )
+
+
+def scenario_booking_write_flow(results: dict) -> None:
+    clients, seconds = 16, 15
+    bulk_users("bwf-student", "student", clients)
+    bulk_users("bwf-teacher", "teacher", clients)
+    bulk_packages("bwf-student", 10_000)
+    bulk_open_slots("bwf-teacher", clients, 400)
+    tokens = [login(f"bwf-student{i + 1}@bench.local") for i in range(clients)]
+    packages = dict(
+        row.split("|")
+        for row in ids(
+            "SELECT u.email, p.id FROM lesson_packages p JOIN users u ON u.id = p.student_id "
+            "WHERE u.email LIKE 'bwf-student%@bench.local'"
+        )
+    )
+    # Each client works on its own teacher's slots: distinct slots, no contention by design.
+    slot_lists = [
+        ids(
+            f"SELECT s.id FROM availability_slots s JOIN users u ON u.id = s.teacher_id "
+            f"WHERE u.email = 'bwf-teacher{i + 1}@bench.local' ORDER BY s.start_at"
+        )
+        for i in range(clients)
+    ]
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+    done = [0]
+    lock = threading.Lock()
+    stop_at = time.time() + seconds
+
+    def client(i: int) -> None:
+        conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
+        package_id = packages[f"bwf-student{i + 1}@bench.local"]
+        local_lat, local_status, local_done = [], Counter(), 0
+        for slot_id in slot_lists[i]:
+            if time.time() >= stop_at:
+                break
+            t0 = time.perf_counter()
+            status, body = request(
+                "POST", "/api/v1/booking/hold", {"slot_id": slot_id, "package_id": package_id}, tokens[i], conn
+            )
+            local_lat.append((time.perf_counter() - t0) * 1000)
+            local_status[status] += 1
+            if status != 201:
+                continue
+            t0 = time.perf_counter()
+            status, _ = request("POST", f"/api/v1/booking/{body['id']}/confirm", {}, tokens[i], conn)
+            local_lat.append((time.perf_counter() - t0) * 1000)
+            local_status[status] += 1
+            if status == 200:
+                local_done += 1
+        conn.close()
+        with lock:
+            latencies.extend(local_lat)
+            statuses.update(local_status)
+            done[0] += local_done
+
+    started = time.time()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.time() - started
+    errors = sum(n for s, n in statuses.items() if s not in (200, 201))
+    print(
+        f"booking_write_flow: {done[0] / elapsed:.1f} bookings/s, per call p50 {percentile(latencies, 0.5):.1f} ms, "
+        f"p99 {percentile(latencies, 0.99):.1f} ms, errors {errors} ({clients} clients, {elapsed:.1f} s, "
+        f"statuses {dict(statuses)})",
+        flush=True,
+    )
+
+
+def scenario_hold_contention(results: dict) -> None:
+    slots_n, per_slot = 20, 50
+    bulk_users("hc-student", "student", per_slot)
+    bulk_users("hc-teacher", "teacher", 1)
+    bulk_packages("hc-student", 100)
+    bulk_open_slots("hc-teacher", 1, slots_n)
+    slots = ids(
+        "SELECT s.id FROM availability_slots s JOIN users u ON u.id = s.teacher_id "
+        "WHERE u.email = 'hc-teacher1@bench.local' ORDER BY s.start_at"
+    )
+    tokens = [login(f"hc-student{i + 1}@bench.local") for i in range(per_slot)]
+    packages = dict(
+        row.split("|")
+        for row in ids(
+            "SELECT u.email, p.id FROM lesson_packages p JOIN users u ON u.id = p.student_id "
+            "WHERE u.email LIKE 'hc-student%@bench.local'"
+        )
+    )
+    statuses: Counter = Counter()
+    lock = threading.Lock()
+    barrier = threading.Barrier(per_slot)
+
+    def student(i: int) -> None:
+        package_id = packages[f"hc-student{i + 1}@bench.local"]
+        local = Counter()
+        for slot_id in slots:
+            barrier.wait()
+            status, _ = request(
+                "POST", "/api/v1/booking/hold", {"slot_id": slot_id, "package_id": package_id}, tokens[i]
+            )
+            local[status] += 1
+        with lock:
+            statuses.update(local)
+
+    threads = [threading.Thread(target=student, args=(i,)) for i in range(per_slot)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    five_xx = sum(n for s, n in statuses.items() if s >= 500)
+    active = psql(
+        "SELECT count(*) FROM bookings b JOIN users u ON u.id = b.teacher_id "
+        "WHERE u.email = 'hc-teacher1@bench.local' AND b.status = 'hold'"
+    )
+    print(
+        f"hold_contention: {statuses.get(201, 0)} x 201, {statuses.get(422, 0)} x 422, {five_xx} x 5xx, "
+        f"other {sum(n for s, n in statuses.items() if s not in (201, 422) and s < 500)}; "
+        f"holds in the database {active} ({slots_n} slots x {per_slot} concurrent students)",
+        flush=True,
+    )
+
+
+def seed_scale(factor: float) -> None:
+    """100k users, 200k slots, 200k bookings, 50k packages, 100k payments, 100k lessons at factor 1."""
+    full = {"users": 100_000, "slots": 200_000, "packages": 50_000, "payments": 100_000}
+    n = {k: int(v * factor) for k, v in full.items()}
+    teachers = max(n["users"] // 100, 10)
+    psql(
+        "TRUNCATE notifications, lessons, payments, bookings, lesson_packages, availability_slots, audit_logs, outbox_events, admin_actions CASCADE"
+    )
+    psql(
+        "DELETE FROM token_blacklist_blacklistedtoken; DELETE FROM token_blacklist_outstandingtoken; DELETE FROM users WHERE email LIKE 'kpi-%'"
+    )
+    bulk_users("kpi-teacher", "teacher", teachers)
+    bulk_users("kpi-student", "student", n["users"] - teachers)
+    per_teacher = n["slots"] // teachers
+    psql(
+        f"""INSERT INTO availability_slots (id, teacher_id, start_at, end_at, status, created_at, updated_at)
+        SELECT gen_random_uuid(), u.id,
+               timestamptz '2027-01-01' + s * interval '1 hour',
+               timestamptz '2027-01-01' + s * interval '1 hour' + interval '45 minutes',
+               (ARRAY['open','hold','booked','canceled'])[1 + s % 4], now(), now()
+        FROM users u CROSS JOIN generate_series(0, {per_teacher - 1}) s
+        WHERE u.email LIKE 'kpi-teacher%'"""
+    )
+    psql(
+        f"""INSERT INTO lesson_packages (id, student_id, lessons_total, lessons_left, lessons_reserved, expires_at, status, created_at, updated_at)
+        SELECT gen_random_uuid(), u.id, 10, 5, 1,
+               now() + ((row_number() over ()) % 60 - 10) * interval '1 day',
+               (ARRAY['active','active','expired','canceled'])[1 + (row_number() over ())::int % 4], now(), now()
+        FROM users u WHERE u.email LIKE 'kpi-student%' LIMIT {n["packages"]}"""
+    )
+    psql(
+        """WITH p AS (SELECT id, student_id, row_number() over () AS rn FROM lesson_packages),
+              np AS (SELECT count(*) AS c FROM p),
+              s AS (SELECT id, teacher_id, row_number() over () AS rn FROM availability_slots)
+        INSERT INTO bookings (id, slot_id, student_id, teacher_id, package_id, status, hold_expires_at, confirmed_at,
+                              refund_returned, created_at, updated_at)
+        SELECT gen_random_uuid(), s.id, p.student_id, s.teacher_id, p.id,
+               (ARRAY['confirmed','canceled','expired','hold'])[1 + s.rn::int % 4],
+               now() + ((s.rn % 20) - 10) * interval '1 minute', now(), false, now(), now()
+        FROM s JOIN p ON p.rn = 1 + (s.rn % (SELECT c FROM np))"""
+    )
+    psql(
+        """INSERT INTO lessons (id, booking_id, student_id, teacher_id, scheduled_start_at, scheduled_end_at, status, created_at, updated_at)
+        SELECT gen_random_uuid(), b.id, b.student_id, b.teacher_id, timestamptz '2027-01-01', timestamptz '2027-01-01 00:45',
+               (ARRAY['scheduled','completed','canceled','no_show'])[1 + (row_number() over ())::int % 4], now(), now()
+        FROM bookings b WHERE b.status IN ('confirmed', 'canceled') """
+    )
+    psql(
+        f"""INSERT INTO payments (id, package_id, amount, currency, status, paid_at, created_at, updated_at)
+        SELECT gen_random_uuid(), p.id, 49.90 + (g % 7), 'USD',
+               (ARRAY['pending','succeeded','failed','refunded'])[1 + g % 4], now(), now(), now()
+        FROM (SELECT id, row_number() over () AS rn FROM lesson_packages) p
+        JOIN generate_series(1, {n["payments"]}) g ON p.rn = 1 + (g % {max(n["packages"], 1)})"""
+    )
+    psql("ANALYZE")
+
+
+def time_endpoint(path: str, token: str, repeats: int = 20) -> tuple[float, float]:
+    conn = http.client.HTTPConnection(HOST, PORT, timeout=60)
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        status, _ = request("GET", path, token=token, conn=conn)
+        samples.append((time.perf_counter() - t0) * 1000)
+        if status != 200:
+            raise RuntimeError(f"{path} -> {status}")
+    conn.close()
+    return statistics.median(samples), percentile(samples, 0.95)
+
+
+def scenario_kpi_overview_at_scale(results: dict) -> None:
+    bulk_users("kpi-admin", "admin", 1)
+    token = login("kpi-admin1@bench.local")
+    figures = {}
+    for factor in (0.1, 1.0):
+        seed_scale(factor)
+        bookings = psql("SELECT count(*) FROM bookings")
+        kpi = time_endpoint("/api/v1/admin/kpi/overview", token)
+        ops = time_endpoint("/api/v1/admin/ops/overview", token)
+        figures[factor] = (bookings, kpi, ops)
+    (b_small, kpi_s, ops_s), (b_big, kpi_b, ops_b) = figures[0.1], figures[1.0]
+    print(
+        f"kpi_overview_at_scale: kpi median {kpi_b[0]:.1f} ms p95 {kpi_b[1]:.1f} ms at {b_big} bookings "
+        f"vs median {kpi_s[0]:.1f} ms p95 {kpi_s[1]:.1f} ms at {b_small} (x{kpi_b[0] / kpi_s[0]:.1f}); "
+        f"ops median {ops_b[0]:.1f} ms p95 {ops_b[1]:.1f} ms vs {ops_s[0]:.1f} ms (x{ops_b[0] / ops_s[0]:.1f})",
+        flush=True,
+    )
+
+
+def seed_outbox(count: int) -> None:
+    psql("TRUNCATE notifications, outbox_events CASCADE")
+    psql("DELETE FROM users WHERE email LIKE 'ob-%'")
+    bulk_users("ob-student", "student", 200)
+    psql(
+        f"""WITH st AS (SELECT id, row_number() over () AS rn FROM users WHERE email LIKE 'ob-student%')
+        INSERT INTO outbox_events (id, aggregate_type, aggregate_id, event_type, payload, status, occurred_at, retries,
+                                   error_message, created_at, updated_at)
+        SELECT gen_random_uuid(), 'booking', gen_random_uuid(), 'booking.confirmed',
+               jsonb_build_object('booking_id', gen_random_uuid()::text, 'student_id', st.id::text,
+                                  'teacher_id', st.id::text, 'slot_id', gen_random_uuid()::text,
+                                  'package_id', gen_random_uuid()::text, 'start_at', '2027-01-01T10:00:00Z',
+                                  'end_at', '2027-01-01T10:45:00Z', 'status', 'confirmed'),
+               'pending', now() - (g * interval '1 millisecond'), 0, '', now(), now()
+        FROM generate_series(1, {count}) g JOIN st ON st.rn = 1 + (g % 200)"""
+    )
+
+
+def drain(workers: int, count: int) -> float:
+    seed_outbox(count)
+    cmd = [PYTHON, "manage.py", "run_outbox_worker", "--loop", "--poll-seconds", "0.05", "--batch-size", "500"]
+    started = time.time()
+    procs = [
+        subprocess.Popen(cmd, cwd=ROOT, env=app_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(workers)
+    ]
+    while int(psql("SELECT count(*) FROM outbox_events WHERE status = 'pending'")) > 0:
+        time.sleep(0.05)
+    elapsed = time.time() - started
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        p.wait(timeout=60)
+    return count / elapsed
+
+
+def scenario_outbox_drain(results: dict) -> None:
+    count = 20_000
+    one = drain(1, count)
+    two = drain(2, count)
+    duplicates = psql(
+        "SELECT count(*) - count(DISTINCT (outbox_event_id, user_id)) FROM notifications WHERE outbox_event_id IS NOT NULL"
+    )
+    processed = psql("SELECT count(*) FROM outbox_events WHERE status = 'processed'")
+    print(
+        f"outbox_drain: 1 worker {one:.0f} events/s, 2 workers {two:.0f} events/s (x{two / one:.2f}); "
+        f"processed {processed}/{count}, duplicate notifications {duplicates}",
+        flush=True,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="", help="comma-separated scenario names")
+    args = parser.parse_args()
+    chosen = [s for s in SCENARIOS if not args.only or s in args.only.split(",")]
+    cores = os.cpu_count()
+    pg = psql("SHOW server_version")
+    log(f"machine: {cores} cores, PostgreSQL {pg}, gunicorn workers {gunicorn_workers()}")
+    recreate_database()
+    subprocess.run(["redis-cli", "-u", REDIS_URL, "FLUSHDB"], capture_output=True)
+    results: dict = {}
+    with Server():
+        scenario_health(results)
+        for name in chosen:
+            log(f"scenario {name}")
+            globals()[f"scenario_{name}"](results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Every endpoint that takes an object id refuses users who do not own the object.
+
+The matrix is generated from the URL conf: a new `<uuid:...>` route without an
+entry in OBJECT_ROUTES fails `test_every_object_route_is_in_the_matrix`, so a
+new endpoint cannot be forgotten. Each refusal is checked to change nothing
+in any table.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.urls import URLResolver, get_resolver
+
+from apps.billing.tests.factories import PackageFactory, PaymentFactory
+from apps.booking.tests.factories import future_slot, make_confirmed
+from apps.common import clock
+from apps.identity.tests.factories import StudentFactory, TeacherFactory
+from apps.lessons.models import Lesson
+from apps.notifications.tests.factories import NotificationFactory
+from apps.teachers.tests.factories import TeacherProfileFactory
+
+TABLES = [
+    "users",
+    "teacher_profiles",
+    "availability_slots",
+    "bookings",
+    "lesson_packages",
+    "payments",
+    "lessons",
+    "notifications",
+    "audit_logs",
+    "outbox_events",
+    "admin_actions",
+]
+
+
+def _object_routes() -> set[str]:
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                yield prefix + str(pattern.pattern)
+
+    return {route for route in walk(get_resolver().url_patterns) if route.startswith("api/v1/") and "<uuid:" in route}
+
+
+@dataclass
+class World:
+    """An owner's objects, plus users who must not touch them."""
+
+    owner_student: object
+    owner_teacher: object
+    other_student: object
+    other_teacher: object
+    ids: dict
+
+
+def build_world() -> World:
+    owner_student, owner_teacher = StudentFactory(), TeacherFactory()
+    package = PackageFactory(student=owner_student, lessons_total=5, lessons_left=5)
+    booking = make_confirmed(student=owner_student, package=package, slot=future_slot(hours=72, teacher=owner_teacher))
+    lesson = Lesson.objects.get(booking=booking)
+    Lesson.objects.filter(pk=lesson.pk).update(scheduled_start_at=clock.now() - timedelta(minutes=5))
+    new_slot = future_slot(hours=96, teacher=owner_teacher)
+    profile = TeacherProfileFactory(user=owner_teacher, is_approved=False)
+    payment = PaymentFactory(package=package)
+    notification = NotificationFactory(user=owner_student)
+    return World(
+        owner_student=owner_student,
+        owner_teacher=owner_teacher,
+        other_student=StudentFactory(),
+        other_teacher=TeacherFactory(),
+        ids={
+            "booking_id": booking.pk,
+            "lesson_id": lesson.pk,
+            "profile_id": profile.pk,
+            "payment_id": payment.pk,
+            "notification_id": notification.pk,
+            "student_id": owner_student.pk,
+            "new_slot_id": new_slot.pk,
+        },
+    )
+
+
+# route -> {method: body factory}; the body is a valid request for the owner.
+OBJECT_ROUTES = {
+    "api/v1/teachers/profiles/<uuid:profile_id>": {
+        "get": None,
+        "patch": lambda ids: {"display_name": "Hijacked", "is_approved": True},
+    },
+    "api/v1/booking/<uuid:booking_id>": {"get": None},
+    "api/v1/booking/<uuid:booking_id>/confirm": {"post": lambda ids: {}},
+    "api/v1/booking/<uuid:booking_id>/cancel": {"post": lambda ids: {"reason": "not mine"}},
+    "api/v1/booking/<uuid:booking_id>/reschedule": {"post": lambda ids: {"new_slot_id": str(ids["new_slot_id"])}},
+    "api/v1/billing/packages/students/<uuid:student_id>": {"get": None},
+    "api/v1/billing/payments/<uuid:payment_id>/status": {"patch": lambda ids: {"status": "succeeded"}},
+    "api/v1/lessons/lessons/<uuid:lesson_id>": {"patch": lambda ids: {"status": "completed", "notes": "x"}},
+    "api/v1/notifications/notifications/<uuid:notification_id>/status": {"patch": lambda ids: {"status": "sent"}},
+}
+
+INTRUDERS = ("anonymous", "other_student", "other_teacher")
+# Hiding an object's existence (404) is as good a refusal as 403 for a logged-in intruder.
+REFUSED = {"anonymous": {401}, "other_student": {403, 404}, "other_teacher": {403, 404}}
+# Public reads need no token: an unapproved profile is simply not found for anyone but its owner and admins.
+PUBLIC_READS = {("api/v1/teachers/profiles/<uuid:profile_id>", "get")}
+
+CASES = [
+    pytest.param(route, method, intruder, id=f"{method.upper()} {route} as {intruder}")
+    for route, methods in OBJECT_ROUTES.items()
+    for method in methods
+    for intruder in INTRUDERS
+]
+
+
+def _fill(route: str, ids: dict) -> str:
+    path = "/" + route
+    for name, value in ids.items():
+        path = path.replace(f"<uuid:{name}>", str(value))
+    assert "<" not in path, f"no id for {route}"
+    return path
+
+
+def _fingerprint() -> dict:
+    with connection.cursor() as cursor:
+        out = {}
+        for table in TABLES:
+            cursor.execute(f"SELECT count(*), max(updated_at) FROM {table}")
+            out[table] = cursor.fetchone()
+        return out
+
+
+def test_every_object_route_is_in_the_matrix():
+    assert _object_routes() == set(OBJECT_ROUTES)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "method", "intruder"), CASES)
+def test_intruders_are_refused_and_nothing_changes(route, method, intruder, client_for):
+    world = build_world()
+    user = None if intruder == "anonymous" else getattr(world, intruder)
+    client = client_for(user)
+    body_factory = OBJECT_ROUTES[route][method]
+    before = _fingerprint()
+
+    call = getattr(client, method)
+    response = (
+        call(_fill(route, world.ids), body_factory(world.ids), format="json")
+        if body_factory
+        else call(_fill(route, world.ids))
+    )
+
+    expected = {404} if (route, method) in PUBLIC_READS else REFUSED[intruder]
+    assert response.status_code in expected, response.content
+    assert response.json()["error"]["code"] in {"not_authenticated", "forbidden", "not_found"}
+    assert _fingerprint() == before
