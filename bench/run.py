@@ -164,6 +164,14 @@ def login(email: str) -> str:
     return body["access_token"]
 
 
+def login_many(emails: list[str]) -> list[str]:
+    """Log users in in parallel (the password hasher is slow on purpose)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(login, emails))
+
+
 def ensure_wrk() -> str:
     path = shutil.which("wrk")
     if path:
@@ -214,7 +222,7 @@ def password_hash() -> str:
     if HASH_SQL is None:
         HASH_SQL = manage(
             "shell", "-c", f"from django.contrib.auth.hashers import make_password; print(make_password('{PASSWORD}'))"
-        ).stdout.strip()
+        ).stdout.strip().splitlines()[-1]
     return HASH_SQL
 
 
@@ -312,7 +320,7 @@ def scenario_booking_write_flow(results: dict) -> None:
     bulk_users("bwf-teacher", "teacher", clients)
     bulk_packages("bwf-student", 10_000)
     bulk_open_slots("bwf-teacher", clients, 400)
-    tokens = [login(f"bwf-student{i + 1}@bench.local") for i in range(clients)]
+    tokens = login_many([f"bwf-student{i + 1}@bench.local" for i in range(clients)])
     packages = dict(
         row.split("|")
         for row in ids(
@@ -387,7 +395,7 @@ def scenario_hold_contention(results: dict) -> None:
         "SELECT s.id FROM availability_slots s JOIN users u ON u.id = s.teacher_id "
         "WHERE u.email = 'hc-teacher1@bench.local' ORDER BY s.start_at"
     )
-    tokens = [login(f"hc-student{i + 1}@bench.local") for i in range(per_slot)]
+    tokens = login_many([f"hc-student{i + 1}@bench.local" for i in range(per_slot)])
     packages = dict(
         row.split("|")
         for row in ids(
@@ -575,9 +583,9 @@ def main() -> int:
     args = parser.parse_args()
     chosen = [s for s in SCENARIOS if not args.only or s in args.only.split(",")]
     cores = os.cpu_count()
+    recreate_database()
     pg = psql("SHOW server_version")
     log(f"machine: {cores} cores, PostgreSQL {pg}, gunicorn workers {gunicorn_workers()}")
-    recreate_database()
     subprocess.run(["redis-cli", "-u", REDIS_URL, "FLUSHDB"], capture_output=True)
     results: dict = {}
     with Server():

@@ -3,39 +3,18 @@
 from rest_framework import serializers
 
 from apps.audit.models import AuditLog, OutboxEvent
-
-
-class StrictCharField(serializers.CharField):
-    """A CharField that refuses numbers and booleans instead of turning them into text."""
-
-    default_error_messages = {"not_a_string": "Must be a string."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("not_a_string")
-        return super().to_internal_value(data)
-
-
-class JsonObjectField(serializers.JSONField):
-    """A JSON object (`{...}`); arrays, strings, numbers and null are refused."""
-
-    default_error_messages = {"not_an_object": "Must be a JSON object."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            self.fail("not_an_object")
-        return super().to_internal_value(data)
+from apps.common.fields import JsonObjectField, StrictCharField, StrictUUIDField
 
 
 class AuditLogCreateSerializer(serializers.Serializer):
     action = StrictCharField(min_length=1, max_length=128)
     entity_type = StrictCharField(min_length=1, max_length=64)
-    entity_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    entity_id = StrictUUIDField(required=False, allow_null=True, default=None)
     payload = JsonObjectField(required=False, default=dict)
 
 
 class AuditLogSerializer(serializers.ModelSerializer):
-    actor_id = serializers.UUIDField(read_only=True, allow_null=True)
+    actor_id = StrictUUIDField(read_only=True, allow_null=True)
 
     class Meta:
         model = AuditLog

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.audit import views
+
+urlpatterns = [
+    path("logs", views.AuditLogListCreateView.as_view(), name="audit-logs"),
+    path("outbox/pending", views.OutboxPendingView.as_view(), name="audit-outbox-pending"),
+]

@@ -6,11 +6,11 @@ from rest_framework import serializers
 
 from apps.billing.models import LessonPackage, Payment, PaymentStatus
 from apps.billing.services import CURRENCY_CODE_RE, MAX_LESSONS_PER_PACKAGE, MAX_PAYMENT_AMOUNT
-from apps.common.fields import OffsetDateTimeField
+from apps.common.fields import OffsetDateTimeField, StrictUUIDField
 
 
 class PackageSerializer(serializers.ModelSerializer):
-    student_id = serializers.UUIDField(read_only=True)
+    student_id = StrictUUIDField(read_only=True)
     expires_at = OffsetDateTimeField(read_only=True)
 
     class Meta:
@@ -30,7 +30,7 @@ class PackageSerializer(serializers.ModelSerializer):
 
 
 class PackageCreateSerializer(serializers.Serializer):
-    student_id = serializers.UUIDField()
+    student_id = StrictUUIDField()
     lessons_total = serializers.IntegerField(min_value=1, max_value=MAX_LESSONS_PER_PACKAGE)
     expires_at = OffsetDateTimeField()
 
@@ -40,7 +40,7 @@ class ExpiredCountSerializer(serializers.Serializer):
 
 
 class PaymentSerializer(serializers.ModelSerializer):
-    package_id = serializers.UUIDField(read_only=True)
+    package_id = StrictUUIDField(read_only=True)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
 
     class Meta:
@@ -60,7 +60,7 @@ class PaymentSerializer(serializers.ModelSerializer):
 
 
 class PaymentCreateSerializer(serializers.Serializer):
-    package_id = serializers.UUIDField()
+    package_id = StrictUUIDField()
     # DRF's DecimalField refuses NaN/Infinity, more than 2 places and too many digits.
     amount = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=Decimal("0.01"), max_value=MAX_PAYMENT_AMOUNT
@@ -79,22 +79,4 @@ class PaymentStatusSerializer(serializers.Serializer):
 
 
 class PaymentListQuerySerializer(serializers.Serializer):
-    package_id = serializers.UUIDField(required=False)
-
-
-def _page_of(item_serializer: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
-    """The SPEC page shape around `item_serializer`, for the OpenAPI document."""
-    return type(
-        name,
-        (serializers.Serializer,),
-        {
-            "items": item_serializer(many=True),
-            "total": serializers.IntegerField(),
-            "limit": serializers.IntegerField(),
-            "offset": serializers.IntegerField(),
-        },
-    )
-
-
-PackagePageSerializer = _page_of(PackageSerializer, "PackagePageSerializer")
-PaymentPageSerializer = _page_of(PaymentSerializer, "PaymentPageSerializer")
+    package_id = StrictUUIDField(required=False)

@@ -11,21 +11,14 @@ from apps.billing import selectors, services
 from apps.billing.serializers import (
     ExpiredCountSerializer,
     PackageCreateSerializer,
-    PackagePageSerializer,
     PackageSerializer,
     PaymentCreateSerializer,
     PaymentListQuerySerializer,
-    PaymentPageSerializer,
     PaymentSerializer,
     PaymentStatusSerializer,
 )
-from apps.common.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginated_response
+from apps.common.pagination import PAGE_PARAMETERS, page_serializer, paginated_response
 from apps.common.permissions import IsAdmin, IsAdminOrStudent
-
-PAGE_PARAMETERS = [
-    OpenApiParameter("limit", OpenApiTypes.INT, required=False, description=f"1..{MAX_LIMIT}, default {DEFAULT_LIMIT}"),
-    OpenApiParameter("offset", OpenApiTypes.INT, required=False, description=">= 0, default 0"),
-]
 
 
 class PackageCreateView(APIView):
@@ -52,7 +45,7 @@ class StudentPackageListView(APIView):
     permission_classes = [IsAuthenticated]
     serializer_class = PackageSerializer
 
-    @extend_schema(parameters=PAGE_PARAMETERS, responses={200: PackagePageSerializer}, tags=["billing"])
+    @extend_schema(parameters=PAGE_PARAMETERS, responses={200: page_serializer(PackageSerializer)}, tags=["billing"])
     def get(self, request, student_id):
         packages = selectors.package_list_for_student(viewer=request.user, student_id=student_id)
         return paginated_response(request=request, view=self, queryset=packages, serializer_class=PackageSerializer)
@@ -69,7 +62,7 @@ class PaymentListCreateView(APIView):
             ),
             *PAGE_PARAMETERS,
         ],
-        responses={200: PaymentPageSerializer},
+        responses={200: page_serializer(PaymentSerializer)},
         operation_id="billing_payments_list",
         tags=["billing"],
     )

@@ -6,6 +6,7 @@ error responses by hand.
 """
 
 import logging
+import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -140,7 +141,7 @@ def error_response_for(exc: Exception) -> tuple[int, dict, dict]:
         details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return 400, error_body("validation_error", "Invalid input.", details), headers
     if isinstance(exc, drf_exceptions.Throttled):
-        headers["Retry-After"] = str(int(exc.wait or 1))
+        headers["Retry-After"] = str(max(1, math.ceil(exc.wait or 1)))
         return 429, error_body("rate_limited", RateLimited.default_message), headers
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
         return 405, error_body("method_not_allowed", str(exc.detail)), headers

@@ -1,5 +1,8 @@
 """The SPEC page: `{"items", "total", "limit", "offset"}`; out-of-range query is 400."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
@@ -74,3 +77,30 @@ def paginated_response(*, request, view, queryset, serializer_class, context: di
     page = paginator.paginate_queryset(queryset, request, view)
     data = serializer_class(page, many=True, context=context or {"request": request}).data
     return paginator.get_paginated_response(data)
+
+
+# --- OpenAPI description of a page (drf-spectacular) ------------------------------------------
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", OpenApiTypes.INT, required=False, description=f"1..{MAX_LIMIT}, default {DEFAULT_LIMIT}"),
+    OpenApiParameter("offset", OpenApiTypes.INT, required=False, description=">= 0, default 0"),
+]
+
+_page_serializers: dict[type, type] = {}
+
+
+def page_serializer(item_serializer: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The schema of a page of `item_serializer` items (`{"items", "total", "limit", "offset"}`)."""
+    if item_serializer not in _page_serializers:
+        name = item_serializer.__name__.removesuffix("Serializer") + "PageSerializer"
+        _page_serializers[item_serializer] = type(
+            name,
+            (serializers.Serializer,),
+            {
+                "items": item_serializer(many=True),
+                "total": serializers.IntegerField(),
+                "limit": serializers.IntegerField(),
+                "offset": serializers.IntegerField(),
+            },
+        )
+    return _page_serializers[item_serializer]

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.scheduling.views import OpenSlotListView, SlotCreateView
+
+urlpatterns = [
+    path("slots", SlotCreateView.as_view(), name="slot-create"),
+    path("slots/open", OpenSlotListView.as_view(), name="slot-open-list"),
+]

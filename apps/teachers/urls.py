@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.teachers.views import TeacherProfileDetailView, TeacherProfileListCreateView
+
+urlpatterns = [
+    path("profiles", TeacherProfileListCreateView.as_view(), name="teacher-profile-list"),
+    path("profiles/<uuid:profile_id>", TeacherProfileDetailView.as_view(), name="teacher-profile-detail"),
+]

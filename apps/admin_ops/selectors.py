@@ -1,0 +1,118 @@
+"""Reads for staff: the admin-action log and the KPI / operations overviews.
+
+This is the project's one read-only reporting module: to count across the
+school it reads other apps' models directly (one conditional-aggregation
+query per table, never loading rows). It never writes to them.
+"""
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+
+from apps.admin_ops.models import AdminAction
+from apps.audit.models import OutboxEvent
+from apps.billing.models import LessonPackage, PackageStatus, Payment, PaymentStatus
+from apps.booking.models import Booking, BookingStatus
+from apps.common import clock
+from apps.identity.models import Role, User
+from apps.lessons.models import Lesson, LessonStatus
+from apps.notifications.models import Notification, NotificationStatus
+
+# Money that reached the school: a refunded payment was received first, then paid back.
+RECEIVED_PAYMENT_STATUSES = (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
+
+_MONEY = DecimalField(max_digits=14, decimal_places=2)
+_ZERO = Value(Decimal("0.00"), output_field=_MONEY)
+
+
+def _count(**lookups) -> Count:
+    return Count("id", filter=Q(**lookups)) if lookups else Count("id")
+
+
+def _amount(**lookups) -> Coalesce:
+    return Coalesce(Sum("amount", filter=Q(**lookups)), _ZERO, output_field=_MONEY)
+
+
+def _now_utc() -> dt.datetime:
+    return clock.now().astimezone(dt.UTC)
+
+
+def admin_action_list() -> QuerySet[AdminAction]:
+    """Recorded staff operations, newest first."""
+    return AdminAction.objects.order_by("-created_at", "-id")
+
+
+def kpi_overview() -> dict[str, Any]:
+    """School-wide counts and money; five aggregate queries (users, bookings, lessons, payments, packages).
+
+    Counts include every row whatever its other flags (an inactive user is still a user).
+    Money sums every currency together (the school bills in one currency, USD by default):
+    `payments_succeeded_amount` is money received (payments now `succeeded` or `refunded`),
+    `payments_refunded_amount` is money paid back (`refunded`), net is their difference.
+    """
+    users = User.objects.aggregate(
+        users_total=_count(),
+        users_students=_count(role=Role.STUDENT),
+        users_teachers=_count(role=Role.TEACHER),
+        users_admins=_count(role=Role.ADMIN),
+    )
+    bookings = Booking.objects.aggregate(
+        bookings_total=_count(),
+        bookings_hold=_count(status=BookingStatus.HOLD),
+        bookings_confirmed=_count(status=BookingStatus.CONFIRMED),
+        bookings_canceled=_count(status=BookingStatus.CANCELED),
+        bookings_expired=_count(status=BookingStatus.EXPIRED),
+    )
+    lessons = Lesson.objects.aggregate(
+        lessons_total=_count(),
+        lessons_scheduled=_count(status=LessonStatus.SCHEDULED),
+        lessons_completed=_count(status=LessonStatus.COMPLETED),
+        lessons_canceled=_count(status=LessonStatus.CANCELED),
+        lessons_no_show=_count(status=LessonStatus.NO_SHOW),
+    )
+    payments = Payment.objects.aggregate(
+        payments_total=_count(),
+        payments_pending=_count(status=PaymentStatus.PENDING),
+        payments_succeeded=_count(status=PaymentStatus.SUCCEEDED),
+        payments_failed=_count(status=PaymentStatus.FAILED),
+        payments_refunded=_count(status=PaymentStatus.REFUNDED),
+        payments_succeeded_amount=_amount(status__in=RECEIVED_PAYMENT_STATUSES),
+        payments_refunded_amount=_amount(status=PaymentStatus.REFUNDED),
+    )
+    payments["payments_net_amount"] = payments["payments_succeeded_amount"] - payments["payments_refunded_amount"]
+    packages = LessonPackage.objects.aggregate(
+        packages_total=_count(),
+        packages_active=_count(status=PackageStatus.ACTIVE),
+        packages_expired=_count(status=PackageStatus.EXPIRED),
+        packages_canceled=_count(status=PackageStatus.CANCELED),
+    )
+    return {"generated_at": _now_utc(), **users, **bookings, **lessons, **payments, **packages}
+
+
+def ops_overview(*, max_retries: int) -> dict[str, Any]:
+    """What needs an operator's eye now; four aggregate queries (outbox, notifications, bookings, packages).
+
+    A failed outbox event is retryable while `retries < max_retries` and dead-lettered from then on.
+    Stale holds and overdue packages are the work the expiry commands have not done yet.
+    """
+    now = _now_utc()
+    # The WHERE lets PostgreSQL use the partial pending/failed indexes instead of reading processed rows.
+    outbox = OutboxEvent.objects.filter(status__in=[OutboxEvent.Status.PENDING, OutboxEvent.Status.FAILED]).aggregate(
+        outbox_pending=_count(status=OutboxEvent.Status.PENDING),
+        outbox_failed_retryable=_count(status=OutboxEvent.Status.FAILED, retries__lt=max_retries),
+        outbox_failed_dead_letter=_count(status=OutboxEvent.Status.FAILED, retries__gte=max_retries),
+    )
+    return {
+        "generated_at": now,
+        "max_retries": max_retries,
+        **outbox,
+        "notifications_failed": Notification.objects.filter(status=NotificationStatus.FAILED).count(),
+        # Both counts read the partial indexes on (status='hold', hold_expires_at) / (status='active', expires_at).
+        "stale_booking_holds": Booking.objects.filter(status=BookingStatus.HOLD, hold_expires_at__lte=now).count(),
+        "overdue_active_packages": LessonPackage.objects.filter(
+            status=PackageStatus.ACTIVE, expires_at__lt=now
+        ).count(),
+    }

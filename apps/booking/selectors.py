@@ -1,0 +1,50 @@
+"""Reads on bookings (including the locking read other apps use)."""
+
+from django.db.models import QuerySet
+
+from apps.booking.errors import BookingAccessDenied, BookingNotFound
+from apps.booking.models import Booking
+from apps.common.locking import lock_one
+
+
+def booking_can_access(*, user, booking: Booking) -> bool:
+    """The booking's student, its teacher, or an admin."""
+    return bool(user.is_admin or user.pk in (booking.student_id, booking.teacher_id))
+
+
+def booking_list_for(*, user, status: str | None = None) -> QuerySet[Booking]:
+    """Bookings the user may see, newest first: own for students and teachers, all for admins."""
+    queryset = Booking.objects.all()
+    if user.is_admin:
+        pass
+    elif user.is_teacher:
+        queryset = queryset.filter(teacher_id=user.pk)
+    else:
+        queryset = queryset.filter(student_id=user.pk)
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset.order_by("-created_at", "-id")
+
+
+def booking_get_for(*, user, booking_id) -> Booking:
+    """One booking the user may see: 404 when unknown, 403 when not theirs."""
+    booking = Booking.objects.filter(pk=booking_id).first()
+    if booking is None:
+        raise BookingNotFound()
+    if not booking_can_access(user=user, booking=booking):
+        raise BookingAccessDenied()
+    return booking
+
+
+def booking_successor(*, booking_id) -> Booking | None:
+    """The booking that replaced this one through a reschedule, if any."""
+    return Booking.objects.filter(rescheduled_from_booking_id=booking_id).first()
+
+
+def booking_lock(*, booking_id) -> Booking | None:
+    """Lock one booking row for the rest of the transaction (None if unknown).
+
+    Global lock order: slot -> package -> booking -> lesson; callers that also
+    need the slot or package lock must take those first.
+    """
+    return lock_one(Booking.objects.all(), booking_id)

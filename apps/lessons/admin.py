@@ -1,0 +1,62 @@
+"""Django admin for lessons: status moves only through the lesson services."""
+
+from django.contrib import admin
+
+from apps.lessons.models import Lesson
+from apps.lessons.services import lesson_update
+
+
+@admin.register(Lesson)
+class LessonAdmin(admin.ModelAdmin):
+    list_display = ("id", "student_email", "teacher_email", "scheduled_start_at", "status", "topic", "created_at")
+    list_filter = ("status",)
+    search_fields = ("student__email", "teacher__email", "topic", "=id")
+    date_hierarchy = "scheduled_start_at"
+    list_select_related = ("student", "teacher")
+    ordering = ("-scheduled_start_at", "-id")
+    fields = (
+        "id",
+        "booking",
+        "student",
+        "teacher",
+        "scheduled_start_at",
+        "scheduled_end_at",
+        "status",
+        "topic",
+        "notes",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = (
+        "id",
+        "booking",
+        "student",
+        "teacher",
+        "scheduled_start_at",
+        "scheduled_end_at",
+        "status",
+        "created_at",
+        "updated_at",
+    )
+
+    @admin.display(description="student", ordering="student__email")
+    def student_email(self, obj: Lesson) -> str:
+        return obj.student.email
+
+    @admin.display(description="teacher", ordering="teacher__email")
+    def teacher_email(self, obj: Lesson) -> str:
+        return obj.teacher.email
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # Topic and notes go through the service so the change is audited.
+        lesson_update(
+            actor=request.user,
+            lesson_id=obj.pk,
+            data={field: form.cleaned_data[field] for field in ("topic", "notes") if field in form.changed_data},
+        )

@@ -1,0 +1,192 @@
+"""Writes on lessons, and the lesson status machine.
+
+Lessons are born from a booking confirmation (`lesson_create_for_booking`,
+called by booking inside its own transaction) and die with the booking's
+cancellation (`lesson_cancel_for_booking`). The teacher or an admin moves a
+started lesson to `completed` or `no_show`.
+
+Lock order (global): slot -> package -> booking -> lesson.
+"""
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from apps.audit.services import audit_log_record, outbox_event_add
+from apps.booking.models import Booking, BookingStatus
+from apps.booking.selectors import booking_lock
+from apps.common import clock
+from apps.common.locking import lock_one, set_lock_timeout
+from apps.lessons.errors import (
+    BookingNotConfirmedForLesson,
+    LessonAccessDenied,
+    LessonAlreadyExists,
+    LessonAlreadyFinished,
+    LessonBookingNotFound,
+    LessonCreateDenied,
+    LessonNotFound,
+    LessonNotStarted,
+    LessonTransitionNotAllowed,
+)
+from apps.lessons.models import Lesson, LessonStatus
+
+# Lesson status machine: from -> allowed targets. The three targets are final.
+LESSON_TRANSITIONS: dict[str, frozenset[str]] = {
+    LessonStatus.SCHEDULED: frozenset({LessonStatus.COMPLETED, LessonStatus.NO_SHOW, LessonStatus.CANCELED}),
+    LessonStatus.COMPLETED: frozenset(),
+    LessonStatus.CANCELED: frozenset(),
+    LessonStatus.NO_SHOW: frozenset(),
+}
+# Moves a teacher or admin may ask for directly; cancellation goes through the booking.
+LESSON_MANUAL_TARGETS: frozenset[str] = frozenset({LessonStatus.COMPLETED, LessonStatus.NO_SHOW})
+# Moves that need the lesson to have started.
+LESSON_TARGETS_AFTER_START: frozenset[str] = frozenset({LessonStatus.COMPLETED, LessonStatus.NO_SHOW})
+
+
+def lesson_event_payload(lesson: Lesson) -> dict[str, Any]:
+    """The outbox payload contract for aggregate_type "lesson"."""
+    return {
+        "lesson_id": str(lesson.pk),
+        "booking_id": str(lesson.booking_id),
+        "student_id": str(lesson.student_id),
+        "teacher_id": str(lesson.teacher_id),
+        "scheduled_start_at": lesson.scheduled_start_at.isoformat(),
+        "scheduled_end_at": lesson.scheduled_end_at.isoformat(),
+        "status": lesson.status,
+    }
+
+
+def _lesson_move(lesson: Lesson, target: str) -> None:
+    if target not in LESSON_TRANSITIONS[lesson.status]:
+        raise LessonTransitionNotAllowed(
+            f"A lesson cannot move from {lesson.status} to {target}.",
+            details={"status": [f"{lesson.status} -> {target} is not allowed."]},
+        )
+    lesson.status = target
+
+
+def lesson_create_for_booking(*, booking: Booking, topic: str | None = None, notes: str | None = None) -> Lesson:
+    """Create the `scheduled` lesson of a confirmed booking, for its slot's times.
+
+    Runs inside the caller's transaction, which holds the booking's row lock;
+    adds the `lesson.created` outbox event. The `lessons.booking_id` unique
+    constraint is the last guard against a second lesson (IntegrityError).
+    """
+    slot = booking.slot
+    lesson = Lesson.objects.create(
+        booking=booking,
+        student_id=booking.student_id,
+        teacher_id=booking.teacher_id,
+        scheduled_start_at=slot.start_at,
+        scheduled_end_at=slot.end_at,
+        status=LessonStatus.SCHEDULED,
+        topic=topic,
+        notes=notes,
+    )
+    outbox_event_add(
+        aggregate_type="lesson",
+        aggregate_id=lesson.pk,
+        event_type="lesson.created",
+        payload=lesson_event_payload(lesson),
+    )
+    return lesson
+
+
+def lesson_cancel_for_booking(*, booking: Booking) -> Lesson | None:
+    """Cancel the lesson of a booking being canceled (None when it has none).
+
+    Runs inside the caller's transaction after the booking is locked; locks the
+    lesson (last in the global order). An already canceled lesson is left as
+    is; a completed or no-show lesson cannot be undone, so the whole
+    cancellation is refused.
+    """
+    lesson = Lesson.objects.select_for_update().filter(booking_id=booking.pk).first()
+    if lesson is None or lesson.status == LessonStatus.CANCELED:
+        return lesson
+    if lesson.status != LessonStatus.SCHEDULED:
+        raise LessonAlreadyFinished()
+    _lesson_move(lesson, LessonStatus.CANCELED)
+    lesson.save(update_fields=["status", "updated_at"])
+    outbox_event_add(
+        aggregate_type="lesson",
+        aggregate_id=lesson.pk,
+        event_type="lesson.canceled",
+        payload=lesson_event_payload(lesson),
+    )
+    return lesson
+
+
+def lesson_create(*, actor, booking_id, topic: str | None = None, notes: str | None = None) -> Lesson:
+    """Admin repair tool: give a confirmed booking that has no lesson its lesson.
+
+    404 unknown booking, 422 not confirmed, 409 it already has one (also when
+    a concurrent request wins the race to the unique constraint).
+    """
+    if not actor.is_admin:
+        raise LessonCreateDenied()
+    with transaction.atomic():
+        set_lock_timeout()
+        booking = booking_lock(booking_id=booking_id)
+        if booking is None:
+            raise LessonBookingNotFound()
+        if booking.status != BookingStatus.CONFIRMED:
+            raise BookingNotConfirmedForLesson()
+        if Lesson.objects.filter(booking_id=booking.pk).exists():
+            raise LessonAlreadyExists()
+        try:
+            with transaction.atomic():
+                lesson = lesson_create_for_booking(booking=booking, topic=topic, notes=notes)
+        except IntegrityError:
+            raise LessonAlreadyExists()
+        audit_log_record(
+            actor=actor,
+            action="lessons.lesson.create",
+            entity_type="lesson",
+            entity_id=lesson.pk,
+            payload={"booking_id": str(booking.pk), "topic": topic, "notes": notes},
+        )
+    return lesson
+
+
+def lesson_update(*, actor, lesson_id, data: dict[str, Any]) -> Lesson:
+    """Change a lesson's status, topic or notes (admin or the lesson's teacher).
+
+    Status follows LESSON_TRANSITIONS restricted to `completed`/`no_show`, and
+    only once the lesson has started; asking for the current status is no
+    move. Writes an audit row only when something changed.
+    """
+    lesson = Lesson.objects.filter(pk=lesson_id).only("id", "teacher_id").first()
+    if lesson is None:
+        raise LessonNotFound()
+    if not (actor.is_admin or lesson.teacher_id == actor.pk):
+        raise LessonAccessDenied()
+    with transaction.atomic():
+        set_lock_timeout()
+        lesson = lock_one(Lesson.objects.all(), lesson_id)
+        changes: dict[str, list] = {}
+        target = data.get("status")
+        if target is not None and target != lesson.status:
+            if target not in LESSON_MANUAL_TARGETS:
+                raise LessonTransitionNotAllowed(
+                    f"A lesson cannot be moved to {target} directly.",
+                    details={"status": ["Only completed or no_show; cancel the booking to cancel its lesson."]},
+                )
+            previous = lesson.status
+            _lesson_move(lesson, target)
+            if target in LESSON_TARGETS_AFTER_START and lesson.scheduled_start_at > clock.now():
+                raise LessonNotStarted()
+            changes["status"] = [previous, target]
+        for field in ("topic", "notes"):
+            if field in data and data[field] != getattr(lesson, field):
+                changes[field] = [getattr(lesson, field), data[field]]
+                setattr(lesson, field, data[field])
+        if changes:
+            lesson.save(update_fields=[*changes, "updated_at"])
+            audit_log_record(
+                actor=actor,
+                action="lessons.lesson.update",
+                entity_type="lesson",
+                entity_id=lesson.pk,
+                payload={"changes": changes},
+            )
+    return lesson

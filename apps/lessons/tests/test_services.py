@@ -1,0 +1,129 @@
+from unittest import mock
+
+import pytest
+
+from apps.audit.models import AuditLog, OutboxEvent
+from apps.booking.models import BookingStatus
+from apps.booking.tests.factories import BookingFactory, future_slot
+from apps.identity.tests.factories import AdminFactory, StudentFactory, TeacherFactory
+from apps.lessons import errors
+from apps.lessons.models import Lesson
+from apps.lessons.services import LESSON_TRANSITIONS, lesson_create, lesson_update
+from apps.lessons.tests.factories import make_lesson
+
+pytestmark = pytest.mark.django_db
+
+
+def test_transition_table():
+    assert LESSON_TRANSITIONS == {
+        "scheduled": {"completed", "no_show", "canceled"},
+        "completed": set(),
+        "canceled": set(),
+        "no_show": set(),
+    }
+
+
+def test_create_for_a_confirmed_booking_without_lesson(snapshot):
+    admin = AdminFactory()
+    booking = BookingFactory(status=BookingStatus.CONFIRMED)
+    lesson = lesson_create(actor=admin, booking_id=booking.pk, topic="Scales", notes=None)
+    lesson.refresh_from_db()
+    assert (lesson.booking_id, lesson.student_id, lesson.teacher_id) == (
+        booking.pk,
+        booking.student_id,
+        booking.teacher_id,
+    )
+    assert (lesson.scheduled_start_at, lesson.scheduled_end_at) == (booking.slot.start_at, booking.slot.end_at)
+    assert (lesson.status, lesson.topic) == ("scheduled", "Scales")
+    event = OutboxEvent.objects.get(event_type="lesson.created")
+    assert event.aggregate_id == lesson.pk
+    assert event.payload["booking_id"] == str(booking.pk)
+    log = AuditLog.objects.get(action="lessons.lesson.create")
+    assert (log.actor_id, log.entity_id) == (admin.pk, lesson.pk)
+
+
+def test_create_refusals_change_nothing(snapshot):
+    import uuid
+
+    admin = AdminFactory()
+    hold = BookingFactory(status=BookingStatus.HOLD)
+    with_lesson = make_lesson()
+    before = snapshot(hold)
+    with pytest.raises(errors.LessonBookingNotFound):
+        lesson_create(actor=admin, booking_id=uuid.uuid4())
+    with pytest.raises(errors.BookingNotConfirmedForLesson):
+        lesson_create(actor=admin, booking_id=hold.pk)
+    with pytest.raises(errors.LessonAlreadyExists):
+        lesson_create(actor=admin, booking_id=with_lesson.booking_id)
+    with pytest.raises(errors.LessonCreateDenied):
+        lesson_create(actor=TeacherFactory(), booking_id=hold.pk)
+    assert snapshot(hold) == before
+
+
+def test_create_race_lost_at_the_unique_constraint_is_409():
+    admin = AdminFactory()
+    lesson = make_lesson()
+    before = (Lesson.objects.count(), OutboxEvent.objects.count(), AuditLog.objects.count())
+    # Pretend the existence check ran before a concurrent request inserted the lesson.
+    with mock.patch("apps.lessons.services.Lesson.objects.filter") as filter_:
+        filter_.return_value.exists.return_value = False
+        with pytest.raises(errors.LessonAlreadyExists):
+            lesson_create(actor=admin, booking_id=lesson.booking_id)
+    assert (Lesson.objects.count(), OutboxEvent.objects.count(), AuditLog.objects.count()) == before
+
+
+@pytest.mark.parametrize("target", ["completed", "no_show"])
+def test_teacher_finishes_a_started_lesson(clock, target):
+    lesson = make_lesson(slot=future_slot(hours=2))
+    clock.advance(hours=2)
+    updated = lesson_update(actor=lesson.teacher, lesson_id=lesson.pk, data={"status": target, "topic": "Chords"})
+    updated.refresh_from_db()
+    assert (updated.status, updated.topic) == (target, "Chords")
+    log = AuditLog.objects.get(action="lessons.lesson.update")
+    assert log.payload == {"changes": {"status": ["scheduled", target], "topic": [None, "Chords"]}}
+    assert log.actor_id == lesson.teacher_id
+
+
+def test_status_move_before_the_start_is_refused(snapshot):
+    lesson = make_lesson(slot=future_slot(hours=2))
+    before = snapshot(lesson)
+    with pytest.raises(errors.LessonNotStarted):
+        lesson_update(actor=lesson.teacher, lesson_id=lesson.pk, data={"status": "completed", "notes": "x"})
+    assert snapshot(lesson) == before
+
+
+@pytest.mark.parametrize(
+    ("start", "target"),
+    [
+        ("scheduled", "canceled"),
+        ("completed", "no_show"),
+        ("completed", "scheduled"),
+        ("no_show", "completed"),
+        ("canceled", "completed"),
+    ],
+)
+def test_other_moves_are_refused(clock, snapshot, start, target):
+    lesson = make_lesson(slot=future_slot(hours=1))
+    Lesson.objects.filter(pk=lesson.pk).update(status=start)
+    clock.advance(hours=2)
+    before = snapshot(lesson)
+    with pytest.raises(errors.LessonTransitionNotAllowed):
+        lesson_update(actor=AdminFactory(), lesson_id=lesson.pk, data={"status": target})
+    assert snapshot(lesson) == before
+
+
+def test_only_admin_or_the_teacher_may_update(snapshot):
+    lesson = make_lesson()
+    before = snapshot(lesson)
+    for actor in (lesson.student, StudentFactory(), TeacherFactory()):
+        with pytest.raises(errors.LessonAccessDenied):
+            lesson_update(actor=actor, lesson_id=lesson.pk, data={"topic": "x"})
+    assert snapshot(lesson) == before
+    updated = lesson_update(actor=AdminFactory(), lesson_id=lesson.pk, data={"notes": "bring a capo"})
+    assert updated.notes == "bring a capo"
+
+
+def test_an_update_that_changes_nothing_writes_no_audit():
+    lesson = make_lesson()
+    lesson_update(actor=lesson.teacher, lesson_id=lesson.pk, data={"status": "scheduled", "topic": None})
+    assert not AuditLog.objects.filter(action="lessons.lesson.update").exists()

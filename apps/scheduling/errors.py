@@ -1,0 +1,27 @@
+"""Slot errors in the school's language, mapped to the SPEC codes by their base class."""
+
+from apps.common.errors import BusinessRuleViolation, Conflict, NotFound
+
+
+class SlotNotFound(NotFound):
+    default_message = "Slot not found."
+
+
+class SlotTimesInvalid(BusinessRuleViolation):
+    default_message = "A slot must end after it starts."
+
+
+class SlotInPast(BusinessRuleViolation):
+    default_message = "A slot must start in the future."
+
+
+class SlotTeacherInvalid(BusinessRuleViolation):
+    default_message = "teacher_id must be the id of a user with role teacher."
+
+
+class SlotOverlap(Conflict):
+    default_message = "The teacher already has a slot that overlaps this time."
+
+
+class SlotNotCancelable(BusinessRuleViolation):
+    default_message = "Only an open slot can be canceled here; a held or booked one is canceled through its booking."
