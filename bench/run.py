@@ -220,9 +220,15 @@ HASH_SQL = None
 def password_hash() -> str:
     global HASH_SQL
     if HASH_SQL is None:
-        HASH_SQL = manage(
-            "shell", "-c", f"from django.contrib.auth.hashers import make_password; print(make_password('{PASSWORD}'))"
-        ).stdout.strip().splitlines()[-1]
+        HASH_SQL = (
+            manage(
+                "shell",
+                "-c",
+                f"from django.contrib.auth.hashers import make_password; print(make_password('{PASSWORD}'))",
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
     return HASH_SQL
 
 
