@@ -11,7 +11,7 @@ WORKDIR /app
 
 RUN groupadd --system app && useradd --system --gid app --home-dir /app --shell /usr/sbin/nologin app
 
-COPY requirements/base.txt requirements/base.txt
+COPY requirements/ requirements/
 RUN pip install -r requirements/base.txt
 
 COPY . .

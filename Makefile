@@ -10,7 +10,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/guitaronline
 
 .PHONY: run test lint format migrate seed worker check-migrations clean bench
 
-$(BIN)/.installed-base: requirements/base.txt
+$(BIN)/.installed-base: requirements/base.txt requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements/base.txt

@@ -284,6 +284,7 @@ def scenario_open_slots_read(results: dict) -> None:
     bulk_users("osr-teacher", "teacher", 20)
     bulk_open_slots("osr-teacher", 20, 100)
     count = psql("SELECT count(*) FROM availability_slots WHERE status='open'")
+    psql("ANALYZE")
     r = wrk("/api/v1/scheduling/slots/open?limit=20")
     print(
         f"open_slots_read: {r['rps']:.0f} req/s, p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
@@ -311,6 +312,7 @@ def scenario_my_bookings_read(results: dict) -> None:
         FROM availability_slots s JOIN users t ON t.id = s.teacher_id
         WHERE t.email LIKE 'mbr-teacher%@bench.local' LIMIT 200"""
     )
+    psql("ANALYZE")
     token = login("mbr-student1@bench.local")
     r = wrk("/api/v1/booking/my?limit=20", token=token)
     print(
@@ -514,8 +516,8 @@ def time_endpoint(path: str, token: str, repeats: int = 20) -> tuple[float, floa
 
 
 def scenario_kpi_overview_at_scale(results: dict) -> None:
-    bulk_users("kpi-admin", "admin", 1)
-    token = login("kpi-admin1@bench.local")
+    bulk_users("ops-admin", "admin", 1)
+    token = login("ops-admin1@bench.local")
     figures = {}
     for factor in (0.1, 1.0):
         seed_scale(factor)

@@ -1,7 +1,7 @@
 """Admin-operations endpoints (SPEC §3 Admin operations): admin only."""
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,7 +13,13 @@ from apps.admin_ops.serializers import (
     KpiOverviewSerializer,
     OpsOverviewSerializer,
 )
-from apps.common.pagination import PAGE_PARAMETERS, page_serializer, paginated_response, parse_bounded_int
+from apps.common.pagination import (
+    PAGE_PARAMETERS,
+    bounded_int_parameter,
+    page_serializer,
+    paginated_response,
+    parse_bounded_int,
+)
 from apps.common.permissions import IsAdmin
 
 MAX_RETRIES_MINIMUM = 1
@@ -62,9 +68,11 @@ class OpsOverviewView(APIView):
     @extend_schema(
         operation_id="admin_ops_overview",
         parameters=[
-            OpenApiParameter(
+            bounded_int_parameter(
                 "max_retries",
-                int,
+                default=settings.OUTBOX_WORKER_MAX_RETRIES,
+                minimum=MAX_RETRIES_MINIMUM,
+                maximum=MAX_RETRIES_MAXIMUM,
                 description="Failed outbox events with retries below this are retryable, the rest dead-lettered "
                 f"({MAX_RETRIES_MINIMUM}..{MAX_RETRIES_MAXIMUM}; default OUTBOX_WORKER_MAX_RETRIES, 5).",
             )

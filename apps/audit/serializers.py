@@ -6,6 +6,13 @@ from apps.audit.models import AuditLog, OutboxEvent
 from apps.common.fields import JsonObjectField, StrictCharField, StrictUUIDField
 
 
+class AuditLogListQuerySerializer(serializers.Serializer):
+    """The list's exact-match filters; DRF's CharField refuses NUL characters (a 500 in PostgreSQL otherwise)."""
+
+    action = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    entity_type = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+
 class AuditLogCreateSerializer(serializers.Serializer):
     action = StrictCharField(min_length=1, max_length=128)
     entity_type = StrictCharField(min_length=1, max_length=64)

@@ -6,9 +6,23 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.audit import selectors, services
-from apps.audit.serializers import AuditLogCreateSerializer, AuditLogSerializer, OutboxEventSerializer
-from apps.common.pagination import PAGE_PARAMETERS, page_serializer, paginated_response, parse_bounded_int
+from apps.audit.serializers import (
+    AuditLogCreateSerializer,
+    AuditLogListQuerySerializer,
+    AuditLogSerializer,
+    OutboxEventSerializer,
+)
+from apps.common.pagination import (
+    PAGE_PARAMETERS,
+    bounded_int_parameter,
+    page_serializer,
+    paginated_response,
+    parse_bounded_int,
+)
 from apps.common.permissions import IsAdmin
+
+# Free text, but never a NUL character (refused with a 400).
+_FILTER_TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
 
 
 class AuditLogListCreateView(APIView):
@@ -17,16 +31,18 @@ class AuditLogListCreateView(APIView):
     @extend_schema(
         operation_id="audit_logs_list",
         parameters=[
-            OpenApiParameter("action", str, description="Exact action, e.g. booking.confirm"),
-            OpenApiParameter("entity_type", str, description="Exact entity type, e.g. booking"),
+            OpenApiParameter("action", _FILTER_TEXT, description="Exact action, e.g. booking.confirm"),
+            OpenApiParameter("entity_type", _FILTER_TEXT, description="Exact entity type, e.g. booking"),
             *PAGE_PARAMETERS,
         ],
         responses=page_serializer(AuditLogSerializer),
     )
     def get(self, request):
+        query = AuditLogListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         queryset = selectors.audit_log_list(
-            action=request.query_params.get("action"),
-            entity_type=request.query_params.get("entity_type"),
+            action=query.validated_data.get("action"),
+            entity_type=query.validated_data.get("entity_type"),
         )
         return paginated_response(request=request, view=self, queryset=queryset, serializer_class=AuditLogSerializer)
 
@@ -47,9 +63,11 @@ class OutboxPendingView(APIView):
     @extend_schema(
         operation_id="audit_outbox_pending",
         parameters=[
-            OpenApiParameter(
+            bounded_int_parameter(
                 "limit",
-                int,
+                default=selectors.OUTBOX_PENDING_DEFAULT_LIMIT,
+                minimum=1,
+                maximum=selectors.OUTBOX_PENDING_MAX_LIMIT,
                 description=(
                     f"1..{selectors.OUTBOX_PENDING_MAX_LIMIT}, default {selectors.OUTBOX_PENDING_DEFAULT_LIMIT}"
                 ),

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.billing.models import LessonPackage, Payment, PaymentStatus
@@ -59,13 +60,30 @@ class PaymentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# The schema DecimalField and CharField would get (any sign, any 3 characters) promises more than
+# the API takes; these describe what it accepts: 0.01..999999.99 with up to two places, 3 letters.
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^(?:[1-9][0-9]{0,5}(?:\.[0-9]{1,2})?|0\.(?:0[1-9]|[1-9][0-9]?))$",
+        "example": "49.90",
+    }
+)
+class AmountInputField(serializers.DecimalField):
+    pass
+
+
+@extend_schema_field({"type": "string", "pattern": r"^[A-Za-z]{3}$", "default": "USD", "example": "USD"})
+class CurrencyInputField(serializers.CharField):
+    pass
+
+
 class PaymentCreateSerializer(serializers.Serializer):
     package_id = StrictUUIDField()
     # DRF's DecimalField refuses NaN/Infinity, more than 2 places and too many digits.
-    amount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), max_value=MAX_PAYMENT_AMOUNT
-    )
-    currency = serializers.CharField(default="USD", trim_whitespace=False, max_length=3)
+    amount = AmountInputField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), max_value=MAX_PAYMENT_AMOUNT)
+    currency = CurrencyInputField(default="USD", trim_whitespace=False, max_length=3)
     external_reference = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
 
     def validate_currency(self, value: str) -> str:

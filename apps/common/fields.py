@@ -4,6 +4,7 @@ import datetime as dt
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 _FORMAT_HINT = "YYYY-MM-DDThh:mm[:ss[.uuuuuu]] followed by Z or +HH:MM"
@@ -55,12 +56,42 @@ class StrictUUIDField(serializers.UUIDField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"type": "object", "additionalProperties": True})
 class JsonObjectField(serializers.JSONField):
-    """A JSON object (`{...}`); arrays, strings, numbers and null are refused."""
+    """A JSON object (`{...}`); arrays, strings, numbers and null are refused.
 
-    default_error_messages = {"not_an_object": "Must be a JSON object."}
+    So are NUL characters and unpaired surrogates in any key or string inside it:
+    PostgreSQL's jsonb cannot store them (a 500 otherwise), as DRF's CharField refuses them.
+    """
+
+    default_error_messages = {
+        "not_an_object": "Must be a JSON object.",
+        "unstorable_text": "Keys and strings must not contain NUL characters or unpaired surrogates.",
+    }
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             self.fail("not_an_object")
+        if not _storable_json_text(data):
+            self.fail("unstorable_text")
         return super().to_internal_value(data)
+
+
+def _storable_json_text(value) -> bool:
+    """True when every string in a decoded JSON value is valid, NUL-free UTF-8 text."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True

@@ -1,14 +1,17 @@
 """The SPEC page: `{"items", "total", "limit", "offset"}`; out-of-range query is 400."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
+from apps.common.rows import row_serializer_for
+
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# Past this the database's OFFSET overflows (a 500); any larger offset is out of range, a 400.
+MAX_OFFSET = 2**31 - 1
 
 
 def parse_bounded_int(params, name: str, *, default: int, minimum: int, maximum: int | None = None) -> int:
@@ -27,17 +30,30 @@ def parse_bounded_int(params, name: str, *, default: int, minimum: int, maximum:
 
 
 class LimitOffsetPage(BasePagination):
-    """Limit/offset pagination with strict bounds and one COUNT query."""
+    """Limit/offset pagination with strict bounds.
 
-    def paginate_queryset(self, queryset, request, view=None):
+    The page is fetched first; the COUNT query runs only when the page does
+    not already tell the total (a short first page is the whole list).
+    """
+
+    def read_bounds(self, request) -> None:
         self.limit = parse_bounded_int(
             request.query_params, "limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT
         )
-        self.offset = parse_bounded_int(request.query_params, "offset", default=0, minimum=0)
-        self.total = queryset.count()
-        if self.total == 0 or self.offset >= self.total:
-            return []
-        return list(queryset[self.offset : self.offset + self.limit])
+        self.offset = parse_bounded_int(request.query_params, "offset", default=0, minimum=0, maximum=MAX_OFFSET)
+
+    def page_of(self, queryset, fetch) -> list:
+        """`fetch(sliced_queryset)` -> the page's items; sets `self.total`."""
+        items = fetch(queryset[self.offset : self.offset + self.limit])
+        if 0 < len(items) < self.limit or (not items and self.offset == 0):
+            self.total = self.offset + len(items)
+        else:
+            self.total = queryset.count()
+        return items
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.read_bounds(request)
+        return self.page_of(queryset, list)
 
     def get_paginated_response(self, data):
         return Response({"items": data, "total": self.total, "limit": self.limit, "offset": self.offset})
@@ -66,24 +82,57 @@ class LimitOffsetPage(BasePagination):
                 "name": "offset",
                 "required": False,
                 "in": "query",
-                "schema": {"type": "integer", "minimum": 0, "default": 0},
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
             },
         ]
 
 
+def page_data(*, request, queryset, serializer_class, context: dict | None = None) -> dict:
+    """One page of `queryset` as the SPEC's `{"items", "total", "limit", "offset"}` dict.
+
+    Serializers made only of plain columns are rendered straight from
+    `values_list()` rows (see apps/common/rows.py), with the same output.
+    """
+    paginator = LimitOffsetPage()
+    paginator.read_bounds(request)
+    rows = row_serializer_for(serializer_class)
+    if rows is not None:
+        items = paginator.page_of(queryset, rows)
+    else:
+        page = paginator.page_of(queryset, list)
+        items = serializer_class(page, many=True, context=context or {"request": request}).data
+    return {"items": items, "total": paginator.total, "limit": paginator.limit, "offset": paginator.offset}
+
+
 def paginated_response(*, request, view, queryset, serializer_class, context: dict | None = None):
     """Paginate a queryset and serialize the page: the one way list views answer."""
-    paginator = LimitOffsetPage()
-    page = paginator.paginate_queryset(queryset, request, view)
-    data = serializer_class(page, many=True, context=context or {"request": request}).data
-    return paginator.get_paginated_response(data)
+    return Response(page_data(request=request, queryset=queryset, serializer_class=serializer_class, context=context))
 
 
 # --- OpenAPI description of a page (drf-spectacular) ------------------------------------------
 
+
+def bounded_int_parameter(
+    name: str, *, default: int, minimum: int, maximum: int | None = None, description: str = ""
+) -> OpenApiParameter:
+    """An integer query parameter read by `parse_bounded_int`, with its bounds in the schema (not only in prose)."""
+    schema = {"type": "integer", "minimum": minimum, "default": default}
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return OpenApiParameter(name, schema, required=False, description=description)
+
+
 PAGE_PARAMETERS = [
-    OpenApiParameter("limit", OpenApiTypes.INT, required=False, description=f"1..{MAX_LIMIT}, default {DEFAULT_LIMIT}"),
-    OpenApiParameter("offset", OpenApiTypes.INT, required=False, description=">= 0, default 0"),
+    bounded_int_parameter(
+        "limit",
+        default=DEFAULT_LIMIT,
+        minimum=1,
+        maximum=MAX_LIMIT,
+        description=f"1..{MAX_LIMIT}, default {DEFAULT_LIMIT}",
+    ),
+    bounded_int_parameter(
+        "offset", default=0, minimum=0, maximum=MAX_OFFSET, description=f"0..{MAX_OFFSET}, default 0"
+    ),
 ]
 
 _page_serializers: dict[type, type] = {}

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.common.fields import StrictUUIDField
@@ -14,9 +15,14 @@ class NotificationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field({"type": "string", "enum": channel_names(), "default": "email"})
+class ChannelField(serializers.CharField):
+    """A delivery channel name; the schema lists the registered channels."""
+
+
 class NotificationCreateSerializer(serializers.Serializer):
     user_id = StrictUUIDField()
-    channel = serializers.CharField(default="email", max_length=32)
+    channel = ChannelField(default="email", max_length=32)
     title = serializers.CharField(min_length=1, max_length=255)
     body = serializers.CharField(min_length=1)
 

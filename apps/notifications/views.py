@@ -1,11 +1,16 @@
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.common.pagination import PAGE_PARAMETERS, page_serializer, paginated_response, parse_bounded_int
+from apps.common.pagination import (
+    PAGE_PARAMETERS,
+    bounded_int_parameter,
+    page_serializer,
+    paginated_response,
+    parse_bounded_int,
+)
 from apps.common.permissions import IsAdmin, IsAdminOrTeacher
 from apps.notifications import selectors, services
 from apps.notifications.serializers import (
@@ -54,7 +59,13 @@ class DeliveryMetricsView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("max_retries", OpenApiTypes.INT, description="Dead-letter threshold, 1..100 (default 5).")
+            bounded_int_parameter(
+                "max_retries",
+                default=settings.OUTBOX_WORKER_MAX_RETRIES,
+                minimum=1,
+                maximum=100,
+                description="Dead-letter threshold, 1..100 (default 5).",
+            )
         ],
         responses={200: DeliveryMetricsSerializer},
     )

@@ -18,6 +18,7 @@ from apps.scheduling.errors import (
     SlotTimesInvalid,
 )
 from apps.scheduling.models import AvailabilitySlot, SlotStatus
+from apps.scheduling.open_slots_cache import open_slots_changed
 
 # slot status transition table: from -> allowed targets
 SLOT_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -51,6 +52,7 @@ def slot_set_status(*, slot: AvailabilitySlot, status: str) -> AvailabilitySlot:
         raise ValueError(f"slot cannot move {slot.status} -> {status}")
     slot.status = status
     slot.save(update_fields=["status", "updated_at"])
+    open_slots_changed()
     return slot
 
 
@@ -99,6 +101,7 @@ def slot_create(*, actor, teacher_id, start_at: datetime, end_at: datetime) -> A
                 )
         except IntegrityError:
             raise SlotOverlap() from None
+        open_slots_changed()
         audit_log_record(
             actor=actor,
             action="scheduling.slot.create",

@@ -5,8 +5,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.common.pagination import PAGE_PARAMETERS, page_serializer, paginated_response
+from apps.common.pagination import PAGE_PARAMETERS, LimitOffsetPage, page_data, page_serializer
 from apps.common.permissions import IsAdmin
+from apps.scheduling.open_slots_cache import cached_open_slot_page
 from apps.scheduling.selectors import open_slot_list
 from apps.scheduling.serializers import (
     OpenSlotQuerySerializer,
@@ -53,9 +54,15 @@ class OpenSlotListView(APIView):
         }
         query = OpenSlotQuerySerializer(data=params)
         query.is_valid(raise_exception=True)
-        queryset = open_slot_list(
-            teacher_id=query.validated_data.get("teacher_id"),
-            start_from=query.validated_data.get("from"),
-            start_to=query.validated_data.get("to"),
+        bounds = LimitOffsetPage()
+        bounds.read_bounds(request)  # a bad limit/offset is a 400 before any cache lookup
+        filters = {
+            "teacher_id": query.validated_data.get("teacher_id"),
+            "start_from": query.validated_data.get("from"),
+            "start_to": query.validated_data.get("to"),
+        }
+        page = cached_open_slot_page(
+            (*filters.values(), bounds.limit, bounds.offset),
+            lambda: page_data(request=request, queryset=open_slot_list(**filters), serializer_class=SlotSerializer),
         )
-        return paginated_response(request=request, view=self, queryset=queryset, serializer_class=SlotSerializer)
+        return Response(page)

@@ -23,3 +23,38 @@ def test_swagger_ui_lists_operations_without_leaving_localhost(live_server, page
     ]
     assert requested, "the page made no requests at all"
     assert outside == [], f"requests left the machine: {outside}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_cancel_a_booking_through_the_admin_site(live_server, page, artifacts):
+    from apps.booking.models import Booking, BookingStatus
+    from apps.booking.tests.factories import make_confirmed
+    from apps.identity.tests.factories import DEFAULT_PASSWORD, AdminFactory
+
+    staff = AdminFactory(email="staff@example.com")
+    booking = make_confirmed()
+    package = booking.package
+    package.refresh_from_db()
+    lessons_left = package.lessons_left
+
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("input[name=username]", staff.email)
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+
+    page.goto(f"{live_server.url}/admin/booking/booking/")
+    page.wait_for_selector("#result_list")
+    page.screenshot(path=str(artifacts / "admin-bookings.png"), full_page=True)
+    page.check(f"input.action-select[value='{booking.pk}']")
+    page.select_option("select[name=action]", "cancel_bookings")
+    page.click("button[name=index]")
+    page.wait_for_selector("ul.messagelist")
+    page.screenshot(path=str(artifacts / "admin-bookings-canceled.png"), full_page=True)
+
+    booking.refresh_from_db()
+    package.refresh_from_db()
+    assert booking.status == BookingStatus.CANCELED
+    assert booking.refund_returned is True  # staff cancels always return the lesson
+    assert package.lessons_left == lessons_left + 1
+    assert Booking.objects.filter(status=BookingStatus.CONFIRMED).count() == 0

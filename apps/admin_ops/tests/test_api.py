@@ -250,8 +250,8 @@ def test_actions_list_query_count_does_not_grow_with_page_size(
     admin_client, admin_user, django_assert_num_queries, limit
 ):
     AdminActionFactory.create_batch(25, admin=admin_user)
-    # auth user + COUNT + page
-    with django_assert_num_queries(3):
+    # auth user + page (+ COUNT only when the page is full: a short first page is the whole list)
+    with django_assert_num_queries(3 if limit < 25 else 2):
         response = admin_client.get(ACTIONS_URL, {"limit": limit})
     assert len(response.json()["items"]) == min(limit, 25)
 

@@ -1,0 +1,82 @@
+"""Serialize list pages straight from `values_list()` rows, with DRF's output byte for byte.
+
+DRF builds every field of every model instance through a chain of field
+objects; for a 20-row page that is most of the request's CPU. A list serializer
+whose fields are all plain columns can be rendered from tuples instead:
+`row_serializer_for(SlotSerializer)` inspects the DRF serializer once and
+returns a function that turns a queryset into the same list of dicts. Any
+serializer with a field it does not understand (method fields, nested
+serializers, custom `to_representation`) gets `None`, and callers fall back to
+DRF. `apps/common/tests/test_rows.py` checks parity for every list serializer.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from functools import cache
+
+from rest_framework import serializers
+
+_UTC = dt.UTC
+
+
+def _iso(value):
+    """DRF's ISO 8601 output in UTC: `2026-12-01T10:00:00Z` (microseconds kept when present)."""
+    if value is None:
+        return None
+    text = value.astimezone(_UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _uuid(value):
+    return None if value is None else str(value)
+
+
+def _same(value):
+    return value
+
+
+def _converter(field: serializers.Field) -> Callable | None:
+    """How to turn a column value into what `field.to_representation` would return; None if unsure."""
+    if not type(field).to_representation.__module__.startswith("rest_framework."):
+        return None  # a field that renders its own way is not ours to guess
+    if isinstance(field, serializers.UUIDField):
+        return _uuid if field.uuid_format == "hex_verbose" else None
+    if isinstance(field, serializers.DateTimeField):
+        return _iso if getattr(field, "format", serializers.empty) in (serializers.empty, None, "iso-8601") else None
+    if isinstance(field, serializers.DecimalField):
+        return lambda value, _field=field: None if value is None else _field.to_representation(value)
+    if isinstance(field, (serializers.CharField, serializers.ChoiceField, serializers.IntegerField)):
+        return _same
+    if isinstance(field, (serializers.BooleanField, serializers.JSONField, serializers.ModelField)):
+        return _same
+    if type(field) is serializers.ReadOnlyField:
+        return _same
+    return None
+
+
+@cache
+def row_serializer_for(serializer_class: type[serializers.Serializer]):
+    """A `rows(queryset) -> list[dict]` equivalent of `serializer_class(many=True)`, or None."""
+    if serializer_class.to_representation is not serializers.Serializer.to_representation:
+        return None
+    names, sources, converters = [], [], []
+    for name, field in serializer_class().fields.items():
+        if field.write_only:
+            continue
+        if isinstance(field, (serializers.BaseSerializer, serializers.SerializerMethodField)) or field.source == "*":
+            return None
+        converter = _converter(field)
+        if converter is None:
+            return None
+        names.append(name)
+        sources.append(field.source.replace(".", "__"))
+        converters.append(converter)
+    plan = tuple(zip(names, converters, strict=True))
+
+    def rows(queryset) -> list[dict]:
+        return [
+            {name: convert(value) for (name, convert), value in zip(plan, row, strict=True)}
+            for row in queryset.values_list(*sources)
+        ]
+
+    return rows
