@@ -46,6 +46,7 @@ class LessonPackage(TimeStampedModel):
         indexes = [
             models.Index(fields=["student", "-created_at"], name="packages_student_idx"),
             models.Index(fields=["expires_at"], name="packages_active_expiry_idx", condition=Q(status="active")),
+            models.Index(fields=["status"], name="packages_status_idx"),
         ]
 
     def __str__(self) -> str:
@@ -74,6 +75,8 @@ class Payment(TimeStampedModel):
         indexes = [
             models.Index(fields=["package", "-created_at"], name="payments_package_idx"),
             models.Index(fields=["-created_at"], name="payments_created_idx"),
+            # KPI counts and money sums by status (index-only scan)
+            models.Index(fields=["status", "amount"], name="payments_status_amount_idx"),
         ]
 
     def __str__(self) -> str:

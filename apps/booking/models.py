@@ -48,6 +48,8 @@ class Booking(TimeStampedModel):
             models.Index(fields=["student", "-created_at"], name="bookings_student_idx"),
             models.Index(fields=["teacher", "-created_at"], name="bookings_teacher_idx"),
             models.Index(fields=["-created_at"], name="bookings_created_idx"),
+            # KPI counts by status read this index alone (index-only scan), not the wide table.
+            models.Index(fields=["status"], name="bookings_status_idx"),
             models.Index(fields=["hold_expires_at"], name="bookings_stale_hold_idx", condition=Q(status="hold")),
         ]
 

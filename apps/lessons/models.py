@@ -38,6 +38,8 @@ class Lesson(TimeStampedModel):
         indexes = [
             models.Index(fields=["student", "-scheduled_start_at"], name="lessons_student_idx"),
             models.Index(fields=["teacher", "-scheduled_start_at"], name="lessons_teacher_idx"),
+            # KPI counts by status (index-only scan)
+            models.Index(fields=["status"], name="lessons_status_idx"),
         ]
 
     def __str__(self) -> str:
