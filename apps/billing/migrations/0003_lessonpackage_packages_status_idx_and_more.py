@@ -5,19 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0002_initial'),
+        ("billing", "0002_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='lessonpackage',
-            index=models.Index(fields=['status'], name='packages_status_idx'),
+            model_name="lessonpackage",
+            index=models.Index(fields=["status"], name="packages_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(fields=['status', 'amount'], name='payments_status_amount_idx'),
+            model_name="payment",
+            index=models.Index(fields=["status", "amount"], name="payments_status_amount_idx"),
         ),
     ]

@@ -5,17 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0003_lessonpackage_packages_status_idx_and_more'),
-        ('booking', '0002_initial'),
-        ('scheduling', '0002_slots_no_overlap'),
+        ("billing", "0003_lessonpackage_packages_status_idx_and_more"),
+        ("booking", "0002_initial"),
+        ("scheduling", "0002_slots_no_overlap"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='booking',
-            index=models.Index(fields=['status'], name='bookings_status_idx'),
+            model_name="booking",
+            index=models.Index(fields=["status"], name="bookings_status_idx"),
         ),
     ]

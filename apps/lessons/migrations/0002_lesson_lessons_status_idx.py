@@ -5,16 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('booking', '0003_booking_bookings_status_idx'),
-        ('lessons', '0001_initial'),
+        ("booking", "0003_booking_bookings_status_idx"),
+        ("lessons", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='lesson',
-            index=models.Index(fields=['status'], name='lessons_status_idx'),
+            model_name="lesson",
+            index=models.Index(fields=["status"], name="lessons_status_idx"),
         ),
     ]
