@@ -200,7 +200,35 @@ def test_list_filters_are_exact_matches(admin_client):
     assert admin_client.get(LOGS_URL, {"action": ""}).json()["total"] == 5
 
 
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"limit": "x"}, {"offset": -1}, {"offset": "y"}])
+def test_nul_characters_are_400_not_500(admin_client):
+    """Found by schema fuzzing: PostgreSQL cannot store or compare text with NUL (jsonb included)."""
+    for params in ({"action": "a\x00b"}, {"entity_type": "\x00"}):
+        response = admin_client.get(LOGS_URL, params)
+        assert response.status_code == 400
+        assert list(response.json()["error"]["details"]) == list(params)
+    for payload in ({"k\x00": 1}, {"k": ["ok", {"deep": "\x00"}]}):
+        response = admin_client.post(LOGS_URL, {"action": "a", "entity_type": "e", "payload": payload})
+        assert response.status_code == 400
+        assert list(response.json()["error"]["details"]) == ["payload"]
+    unpaired = '{"action": "a", "entity_type": "e", "payload": {"k": "\\udb0d"}}'
+    response = admin_client.post(LOGS_URL, data=unpaired, content_type="application/json")
+    assert response.status_code == 400
+    assert list(response.json()["error"]["details"]) == ["payload"]
+    assert AuditLog.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"limit": "x"},
+        {"offset": -1},
+        {"offset": "y"},
+        {"offset": 2**31},
+        {"offset": 10**22},
+    ],
+)
 def test_list_rejects_out_of_range_paging(admin_client, params):
     response = admin_client.get(LOGS_URL, params)
     assert response.status_code == 400

@@ -101,3 +101,25 @@ def test_docs_page_uses_only_local_assets(client):
     for asset in assets:
         assert finders.find(asset.removeprefix("/static/")), asset
     assert '"/api/schema"' in html
+
+
+def test_input_rules_are_in_the_schema(schema):
+    """What the API refuses with a 400 is stated in the schema (the schema fuzzer relies on it)."""
+    page = {p["name"]: p["schema"] for p in schema["paths"]["/api/v1/booking/my"]["get"]["parameters"]}
+    assert (page["limit"]["minimum"], page["limit"]["maximum"]) == (1, 100)
+    assert (page["offset"]["minimum"], page["offset"]["maximum"]) == (0, 2**31 - 1)
+
+    for path in (
+        "/api/v1/billing/payments/{payment_id}/status",
+        "/api/v1/notifications/notifications/{notification_id}/status",
+    ):
+        body = schema["paths"][path]["patch"]["requestBody"]
+        assert body["required"] is True
+        assert _resolve(schema, body["content"]["application/json"]["schema"]["$ref"])["required"] == ["status"]
+
+    payment = schema["components"]["schemas"]["PaymentCreateRequest"]["properties"]
+    assert re.fullmatch(payment["amount"]["pattern"], "49.90") and not re.fullmatch(payment["amount"]["pattern"], "-1")
+    assert not re.fullmatch(payment["amount"]["pattern"], "0.00")
+    assert payment["currency"]["pattern"] == "^[A-Za-z]{3}$"
+    audit = schema["components"]["schemas"]["AuditLogCreateRequest"]["properties"]
+    assert audit["payload"]["type"] == "object"
