@@ -30,18 +30,6 @@ GENERATION_KEY = "scheduling:open-slots:generation"
 CACHE_SECONDS = 2
 
 
-def _generation() -> int | None:
-    try:
-        generation = cache.get(GENERATION_KEY)
-        if generation is None:
-            cache.add(GENERATION_KEY, 1, timeout=None)
-            generation = cache.get(GENERATION_KEY, 1)
-        return generation
-    except Exception as exc:  # the cache is an optimisation; reads must not fail with it
-        logger.warning("open-slot cache unavailable: %s", exc)
-        return None
-
-
 def _bump() -> None:
     try:
         cache.incr(GENERATION_KEY)
@@ -57,20 +45,29 @@ def open_slots_changed() -> None:
 
 
 def cached_open_slot_page(key_parts: tuple, compute: Callable[[], dict]) -> dict:
-    """The page for `key_parts` from the cache, or `compute()` it and keep it for CACHE_SECONDS."""
-    generation = _generation()
-    if generation is None:
-        return compute()
+    """The page for `key_parts` from the cache, or `compute()` it and keep it for CACHE_SECONDS.
+
+    One round trip on a hit: the generation and the page entry are read
+    together (MGET), and an entry counts only if it was filed under the
+    current generation.
+    """
     digest = hashlib.blake2b(repr(key_parts).encode(), digest_size=16).hexdigest()
-    key = f"scheduling:open-slots:{generation}:{digest}"
+    key = f"scheduling:open-slots:{digest}"
     try:
-        page = cache.get(key)
-    except Exception:
-        page = None
-    if page is None:
-        page = compute()
-        try:
-            cache.set(key, page, CACHE_SECONDS)
-        except Exception as exc:
-            logger.warning("open-slot page not cached: %s", exc)
+        found = cache.get_many([GENERATION_KEY, key])
+        generation = found.get(GENERATION_KEY)
+        if generation is None:
+            cache.add(GENERATION_KEY, 1, timeout=None)
+            generation = cache.get(GENERATION_KEY, 1)
+    except Exception as exc:  # the cache is an optimisation; reads must not fail with it
+        logger.warning("open-slot cache unavailable: %s", exc)
+        return compute()
+    entry = found.get(key)
+    if entry is not None and entry[0] == generation:
+        return entry[1]
+    page = compute()
+    try:
+        cache.set(key, (generation, page), CACHE_SECONDS)
+    except Exception as exc:
+        logger.warning("open-slot page not cached: %s", exc)
     return page
