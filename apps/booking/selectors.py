@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from apps.booking.errors import BookingAccessDenied, BookingNotFound
 from apps.booking.models import Booking
 from apps.common.locking import lock_one
+from apps.common.queries import one_or_none
 
 
 def booking_can_access(*, user, booking: Booking) -> bool:
@@ -28,7 +29,7 @@ def booking_list_for(*, user, status: str | None = None) -> QuerySet[Booking]:
 
 def booking_get_for(*, user, booking_id) -> Booking:
     """One booking the user may see: 404 when unknown, 403 when not theirs."""
-    booking = Booking.objects.filter(pk=booking_id).first()
+    booking = one_or_none(Booking.objects.filter(pk=booking_id))
     if booking is None:
         raise BookingNotFound()
     if not booking_can_access(user=user, booking=booking):
@@ -38,7 +39,7 @@ def booking_get_for(*, user, booking_id) -> Booking:
 
 def booking_successor(*, booking_id) -> Booking | None:
     """The booking that replaced this one through a reschedule, if any."""
-    return Booking.objects.filter(rescheduled_from_booking_id=booking_id).first()
+    return one_or_none(Booking.objects.filter(rescheduled_from_booking_id=booking_id))
 
 
 def booking_lock(*, booking_id) -> Booking | None:

@@ -49,6 +49,7 @@ from apps.booking.models import Booking, BookingStatus
 from apps.booking.selectors import booking_can_access, booking_lock, booking_successor
 from apps.common import clock
 from apps.common.locking import set_lock_timeout
+from apps.common.queries import one_or_none
 from apps.lessons.services import lesson_cancel_for_booking, lesson_create_for_booking
 from apps.scheduling.models import AvailabilitySlot, SlotStatus
 from apps.scheduling.services import slot_lock, slot_set_status
@@ -110,7 +111,7 @@ def _hold_is_stale(booking: Booking, now: datetime) -> bool:
 
 def _booking_read(booking_id) -> Booking:
     """Unlocked read to learn the booking's slot, package and people (these never change)."""
-    booking = Booking.objects.filter(pk=booking_id).first()
+    booking = one_or_none(Booking.objects.filter(pk=booking_id))
     if booking is None:
         raise BookingNotFound()
     return booking

@@ -11,6 +11,8 @@
 
 from django.db import connection, transaction
 
+from apps.common.queries import one_or_none
+
 LOCK_TIMEOUT_MS = 5000
 
 
@@ -30,7 +32,7 @@ def set_lock_timeout(milliseconds: int = LOCK_TIMEOUT_MS) -> None:
 def lock_one(queryset, pk):
     """Lock and return one row by primary key, or None if it does not exist."""
     _require_transaction()
-    return queryset.select_for_update().filter(pk=pk).first()
+    return one_or_none(queryset.select_for_update().filter(pk=pk))
 
 
 def lock_many(queryset):

@@ -2,14 +2,15 @@
 
 from uuid import UUID
 
+from apps.common.queries import one_or_none
 from apps.identity.models import User
 
 
 def user_get(*, user_id: UUID | str) -> User | None:
     """The user with this id, or None."""
-    return User.objects.filter(pk=user_id).first()
+    return one_or_none(User.objects.filter(pk=user_id))
 
 
 def user_find_by_email(*, email: str) -> User | None:
     """The user whose email matches case-insensitively, or None."""
-    return User.objects.filter(email__iexact=email.strip()).first()
+    return one_or_none(User.objects.filter(email__iexact=email.strip()))

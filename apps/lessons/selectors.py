@@ -2,6 +2,7 @@
 
 from django.db.models import QuerySet
 
+from apps.common.queries import one_or_none
 from apps.lessons.models import Lesson
 
 
@@ -19,4 +20,4 @@ def lesson_list_for(*, user) -> QuerySet[Lesson]:
 
 def lesson_get(*, lesson_id) -> Lesson | None:
     """One lesson by id, unlocked (None when unknown)."""
-    return Lesson.objects.filter(pk=lesson_id).first()
+    return one_or_none(Lesson.objects.filter(pk=lesson_id))

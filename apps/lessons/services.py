@@ -17,6 +17,7 @@ from apps.booking.models import Booking, BookingStatus
 from apps.booking.selectors import booking_lock
 from apps.common import clock
 from apps.common.locking import lock_one, set_lock_timeout
+from apps.common.queries import one_or_none
 from apps.lessons.errors import (
     BookingNotConfirmedForLesson,
     LessonAccessDenied,
@@ -100,7 +101,7 @@ def lesson_cancel_for_booking(*, booking: Booking) -> Lesson | None:
     is; a completed or no-show lesson cannot be undone, so the whole
     cancellation is refused.
     """
-    lesson = Lesson.objects.select_for_update().filter(booking_id=booking.pk).first()
+    lesson = one_or_none(Lesson.objects.select_for_update().filter(booking_id=booking.pk))
     if lesson is None or lesson.status == LessonStatus.CANCELED:
         return lesson
     if lesson.status != LessonStatus.SCHEDULED:
@@ -155,7 +156,7 @@ def lesson_update(*, actor, lesson_id, data: dict[str, Any]) -> Lesson:
     only once the lesson has started; asking for the current status is no
     move. Writes an audit row only when something changed.
     """
-    lesson = Lesson.objects.filter(pk=lesson_id).only("id", "teacher_id").first()
+    lesson = one_or_none(Lesson.objects.filter(pk=lesson_id).only("id", "teacher_id"))
     if lesson is None:
         raise LessonNotFound()
     if not (actor.is_admin or lesson.teacher_id == actor.pk):

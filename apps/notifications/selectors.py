@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
 
 from apps.audit.models import OutboxEvent
+from apps.common.queries import one_or_none
 from apps.notifications.models import Notification, NotificationStatus
 
 
@@ -13,7 +14,7 @@ def notification_list_for_user(*, user) -> QuerySet[Notification]:
 
 
 def notification_get(*, notification_id) -> Notification | None:
-    return Notification.objects.filter(pk=notification_id).first()
+    return one_or_none(Notification.objects.filter(pk=notification_id))
 
 
 def user_exists(*, user_id) -> bool:

@@ -5,13 +5,14 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from apps.common import clock
+from apps.common.queries import one_or_none
 from apps.scheduling.errors import SlotNotFound
 from apps.scheduling.models import AvailabilitySlot, SlotStatus
 
 
 def slot_get(*, slot_id) -> AvailabilitySlot:
     """One slot by id, without a lock (use services.slot_lock to change it); SlotNotFound (404) if unknown."""
-    slot = AvailabilitySlot.objects.filter(pk=slot_id).first()
+    slot = one_or_none(AvailabilitySlot.objects.filter(pk=slot_id))
     if slot is None:
         raise SlotNotFound()
     return slot

@@ -8,6 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from apps.audit.services import audit_log_record
 from apps.common import clock
 from apps.common.locking import lock_one, set_lock_timeout
+from apps.common.queries import one_or_none
 from apps.identity.models import Role
 from apps.scheduling.errors import (
     SlotInPast,
@@ -36,7 +37,7 @@ def slot_lock(*, slot_id, skip_locked: bool = False) -> AvailabilitySlot | None:
     skipped and None returned: sweeps use it so they never queue behind the API.
     """
     if skip_locked and connection.features.has_select_for_update_skip_locked:
-        return AvailabilitySlot.objects.select_for_update(skip_locked=True).filter(pk=slot_id).first()
+        return one_or_none(AvailabilitySlot.objects.select_for_update(skip_locked=True).filter(pk=slot_id))
     return lock_one(AvailabilitySlot.objects.all(), slot_id)
 
 
@@ -85,7 +86,7 @@ def slot_create(*, actor, teacher_id, start_at: datetime, end_at: datetime) -> A
         raise SlotInPast()
     with transaction.atomic():
         set_lock_timeout()
-        teacher = get_user_model().objects.select_for_update(no_key=True).filter(pk=teacher_id).first()
+        teacher = one_or_none(get_user_model().objects.select_for_update(no_key=True).filter(pk=teacher_id))
         if teacher is None or teacher.role != Role.TEACHER:
             raise SlotTeacherInvalid()
         if slot_overlaps(teacher_id=teacher.pk, start_at=start_at, end_at=end_at):

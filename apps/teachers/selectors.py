@@ -2,6 +2,7 @@
 
 from django.db.models import QuerySet
 
+from apps.common.queries import one_or_none
 from apps.teachers.errors import TeacherProfileNotFound
 from apps.teachers.models import TeacherProfile
 
@@ -27,7 +28,7 @@ def teacher_profile_visible_to(*, profile: TeacherProfile, viewer=None) -> bool:
 
 def teacher_profile_get(*, profile_id, viewer=None) -> TeacherProfile:
     """One profile the viewer may see; an unknown or hidden one is 404 (hidden ones do not leak)."""
-    profile = TeacherProfile.objects.filter(pk=profile_id).first()
+    profile = one_or_none(TeacherProfile.objects.filter(pk=profile_id))
     if profile is None or not teacher_profile_visible_to(profile=profile, viewer=viewer):
         raise TeacherProfileNotFound()
     return profile

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 
 from apps.audit.services import audit_log_record
 from apps.common.locking import lock_one, set_lock_timeout
+from apps.common.queries import one_or_none
 from apps.identity.models import Role
 from apps.teachers.errors import (
     ApprovalForbidden,
@@ -25,7 +26,7 @@ UPDATABLE_FIELDS = ("display_name", "bio", "experience_years", "is_approved")
 
 def _lock_user(user_id):
     """Lock the user row (FOR NO KEY UPDATE: foreign-key inserts pointing at it are not blocked)."""
-    return get_user_model().objects.select_for_update(no_key=True).filter(pk=user_id).first()
+    return one_or_none(get_user_model().objects.select_for_update(no_key=True).filter(pk=user_id))
 
 
 def teacher_profile_create(
