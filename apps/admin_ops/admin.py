@@ -3,10 +3,12 @@
 from django.contrib import admin
 
 from apps.admin_ops.models import AdminAction
+from apps.common.admin import ReadOnlyAdmin
 
 
 @admin.register(AdminAction)
-class AdminActionAdmin(admin.ModelAdmin):
+class AdminActionAdmin(ReadOnlyAdmin):
+    # Actions are recorded through POST /api/v1/admin/actions, which also writes the audit row.
     list_display = ("created_at", "action", "target_type", "target_id", "admin")
     list_filter = ("action", "target_type")
     search_fields = ("action", "target_type", "admin__email")
@@ -15,13 +17,3 @@ class AdminActionAdmin(admin.ModelAdmin):
     ordering = ("-created_at", "-id")
     readonly_fields = ("id", "admin", "action", "target_type", "target_id", "payload", "created_at", "updated_at")
     fields = readonly_fields
-
-    # Actions are recorded through POST /api/v1/admin/actions, which also writes the audit row.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -7,10 +7,12 @@ whose worker owns that state machine.
 from django.contrib import admin
 
 from apps.audit.models import AuditLog
+from apps.common.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdmin):
+    # An audit trail that staff could edit would prove nothing.
     list_display = ("created_at", "action", "entity_type", "entity_id", "actor")
     list_filter = ("action", "entity_type")
     search_fields = ("action", "entity_type", "=entity_id", "actor__email")
@@ -20,13 +22,3 @@ class AuditLogAdmin(admin.ModelAdmin):
     readonly_fields = ("id", "actor", "action", "entity_type", "entity_id", "payload", "created_at", "updated_at")
     fields = readonly_fields
     show_full_result_count = False
-
-    # An audit trail that staff could edit would prove nothing.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -4,11 +4,12 @@ from django.contrib import admin, messages
 
 from apps.booking.models import Booking
 from apps.booking.services import booking_cancel, booking_holds_expire
+from apps.common.admin import NoAddDeleteAdmin
 from apps.common.errors import DomainError
 
 
 @admin.register(Booking)
-class BookingAdmin(admin.ModelAdmin):
+class BookingAdmin(NoAddDeleteAdmin):
     list_display = (
         "id",
         "student_email",
@@ -55,12 +56,6 @@ class BookingAdmin(admin.ModelAdmin):
     @admin.display(description="slot start", ordering="slot__start_at")
     def slot_start_at(self, obj: Booking):
         return obj.slot.start_at
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description="Cancel selected bookings")
     def cancel_bookings(self, request, queryset):

@@ -2,12 +2,13 @@
 
 from django.contrib import admin
 
+from apps.common.admin import NoAddDeleteAdmin
 from apps.lessons.models import Lesson
 from apps.lessons.services import lesson_update
 
 
 @admin.register(Lesson)
-class LessonAdmin(admin.ModelAdmin):
+class LessonAdmin(NoAddDeleteAdmin):
     list_display = ("id", "student_email", "teacher_email", "scheduled_start_at", "status", "topic", "created_at")
     list_filter = ("status",)
     search_fields = ("student__email", "teacher__email", "topic", "=id")
@@ -46,12 +47,6 @@ class LessonAdmin(admin.ModelAdmin):
     @admin.display(description="teacher", ordering="teacher__email")
     def teacher_email(self, obj: Lesson) -> str:
         return obj.teacher.email
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def save_model(self, request, obj, form, change):
         # Topic and notes go through the service so the change is audited.

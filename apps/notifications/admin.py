@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 
 from apps.audit.models import OutboxEvent
+from apps.common.admin import ReadOnlyAdmin
 from apps.common.errors import DomainError
 from apps.notifications.models import Notification, NotificationStatus
 from apps.notifications.services import notification_status_update, outbox_events_requeue
@@ -33,7 +34,8 @@ class NotificationAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin):
+class OutboxEventAdmin(ReadOnlyAdmin):
+    # View-only: saving the form would touch updated_at and so restart an event's back-off.
     """Read-only view of the outbox; the only change an operator makes is re-queueing failed events."""
 
     list_display = ["event_type", "aggregate_type", "aggregate_id", "status", "retries", "occurred_at", "processed_at"]
@@ -56,16 +58,6 @@ class OutboxEventAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # Saving the form would touch updated_at and so restart an event's back-off.
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Requeue selected events (failed ones only; retries reset)")
     def requeue_selected_events(self, request, queryset):

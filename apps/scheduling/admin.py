@@ -1,12 +1,13 @@
 from django.contrib import admin, messages
 
+from apps.common.admin import NoAddDeleteAdmin
 from apps.common.errors import DomainError
 from apps.scheduling.models import AvailabilitySlot
 from apps.scheduling.services import slot_cancel
 
 
 @admin.register(AvailabilitySlot)
-class AvailabilitySlotAdmin(admin.ModelAdmin):
+class AvailabilitySlotAdmin(NoAddDeleteAdmin):
     """Slots are created through the API (overlap rule, audit); status moves only through booking."""
 
     list_display = ("start_at", "end_at", "teacher", "status", "created_by_admin", "created_at")
@@ -18,12 +19,6 @@ class AvailabilitySlotAdmin(admin.ModelAdmin):
     fields = ("id", "teacher", "created_by_admin", "start_at", "end_at", "status", "created_at", "updated_at")
     readonly_fields = fields
     actions = ("cancel_open_slots",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Cancel selected open slots")
     def cancel_open_slots(self, request, queryset):

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
+from apps.common.admin import NoAddDeleteAdmin
 from apps.common.errors import DomainError
 from apps.teachers.models import TeacherProfile
 from apps.teachers.services import teacher_profile_update
@@ -25,7 +26,7 @@ class TeacherProfileAdminForm(forms.ModelForm):
 
 
 @admin.register(TeacherProfile)
-class TeacherProfileAdmin(admin.ModelAdmin):
+class TeacherProfileAdmin(NoAddDeleteAdmin):
     """Profiles are created through the API; edits and approval go through the same service (and audit)."""
 
     form = TeacherProfileAdminForm
@@ -37,12 +38,6 @@ class TeacherProfileAdmin(admin.ModelAdmin):
     readonly_fields = ("id", "user", "is_approved", "created_at", "updated_at")
     fields = ("id", "user", "display_name", "bio", "experience_years", "is_approved", "created_at", "updated_at")
     actions = ("approve", "unapprove")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def save_model(self, request, obj, form, change):
         data = {field: form.cleaned_data[field] for field in form.changed_data}
