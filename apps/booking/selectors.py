@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from apps.booking.errors import BookingAccessDenied, BookingNotFound
 from apps.booking.models import Booking
 from apps.common.locking import lock_one
-from apps.common.queries import one_or_none
+from apps.common.queries import one_or_none, participant_rows
 
 
 def booking_can_access(*, user, booking: Booking) -> bool:
@@ -15,13 +15,7 @@ def booking_can_access(*, user, booking: Booking) -> bool:
 
 def booking_list_for(*, user, status: str | None = None) -> QuerySet[Booking]:
     """Bookings the user may see, newest first: own for students and teachers, all for admins."""
-    queryset = Booking.objects.all()
-    if user.is_admin:
-        pass
-    elif user.is_teacher:
-        queryset = queryset.filter(teacher_id=user.pk)
-    else:
-        queryset = queryset.filter(student_id=user.pk)
+    queryset = participant_rows(Booking.objects.all(), user=user)
     if status:
         queryset = queryset.filter(status=status)
     return queryset.order_by("-created_at", "-id")

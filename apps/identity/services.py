@@ -14,6 +14,7 @@ from apps.audit.services import audit_log_record
 from apps.common import clock
 from apps.common.errors import InvalidInput
 from apps.common.locking import set_lock_timeout
+from apps.common.queries import one_or_none
 from apps.identity.errors import (
     EmailAlreadyRegistered,
     InvalidCredentials,
@@ -186,3 +187,12 @@ def user_set_active(*, user: User, is_active: bool, actor: User | None = None) -
             payload={"is_active": is_active},
         )
     return user
+
+
+def user_lock(*, user_id) -> User | None:
+    """Lock a user row for the rest of the transaction (None if unknown), to serialize writes per user.
+
+    FOR NO KEY UPDATE: it does not block other transactions inserting rows that
+    reference the user (bookings, slots), so it cannot deadlock with them.
+    """
+    return one_or_none(User.objects.select_for_update(no_key=True).filter(pk=user_id))

@@ -2,20 +2,13 @@
 
 from django.db.models import QuerySet
 
-from apps.common.queries import one_or_none
+from apps.common.queries import one_or_none, participant_rows
 from apps.lessons.models import Lesson
 
 
 def lesson_list_for(*, user) -> QuerySet[Lesson]:
     """Lessons the user may see, newest scheduled first: own for students and teachers, all for admins."""
-    queryset = Lesson.objects.all()
-    if user.is_admin:
-        pass
-    elif user.is_teacher:
-        queryset = queryset.filter(teacher_id=user.pk)
-    else:
-        queryset = queryset.filter(student_id=user.pk)
-    return queryset.order_by("-scheduled_start_at", "-id")
+    return participant_rows(Lesson.objects.all(), user=user).order_by("-scheduled_start_at", "-id")
 
 
 def lesson_get(*, lesson_id) -> Lesson | None:

@@ -2,7 +2,6 @@
 
 from datetime import datetime
 
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 
 from apps.audit.services import audit_log_record
@@ -10,6 +9,7 @@ from apps.common import clock
 from apps.common.locking import lock_one, set_lock_timeout
 from apps.common.queries import one_or_none
 from apps.identity.models import Role
+from apps.identity.services import user_lock
 from apps.scheduling.errors import (
     SlotInPast,
     SlotNotCancelable,
@@ -86,7 +86,7 @@ def slot_create(*, actor, teacher_id, start_at: datetime, end_at: datetime) -> A
         raise SlotInPast()
     with transaction.atomic():
         set_lock_timeout()
-        teacher = one_or_none(get_user_model().objects.select_for_update(no_key=True).filter(pk=teacher_id))
+        teacher = user_lock(user_id=teacher_id)
         if teacher is None or teacher.role != Role.TEACHER:
             raise SlotTeacherInvalid()
         if slot_overlaps(teacher_id=teacher.pk, start_at=start_at, end_at=end_at):

@@ -2,13 +2,12 @@
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from apps.audit.services import audit_log_record
 from apps.common.locking import lock_one, set_lock_timeout
-from apps.common.queries import one_or_none
 from apps.identity.models import Role
+from apps.identity.services import user_lock
 from apps.teachers.errors import (
     ApprovalForbidden,
     TeacherProfileExists,
@@ -22,11 +21,6 @@ from apps.teachers.selectors import teacher_profile_visible_to
 
 # fields a PATCH may change; `user` is fixed at creation
 UPDATABLE_FIELDS = ("display_name", "bio", "experience_years", "is_approved")
-
-
-def _lock_user(user_id):
-    """Lock the user row (FOR NO KEY UPDATE: foreign-key inserts pointing at it are not blocked)."""
-    return one_or_none(get_user_model().objects.select_for_update(no_key=True).filter(pk=user_id))
 
 
 def teacher_profile_create(
@@ -44,7 +38,7 @@ def teacher_profile_create(
         set_lock_timeout()
         # the user's row lock serializes two creates for one user; the unique
         # constraint on user_id is the last word either way
-        user = _lock_user(user_id)
+        user = user_lock(user_id=user_id)
         if user is None:
             raise TeacherUserNotFound()
         if user.role != Role.TEACHER:
