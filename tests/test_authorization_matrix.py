@@ -97,8 +97,8 @@ OBJECT_ROUTES = {
     "api/v1/booking/<uuid:booking_id>/reschedule": {"post": lambda ids: {"new_slot_id": str(ids["new_slot_id"])}},
     "api/v1/billing/packages/students/<uuid:student_id>": {"get": None},
     "api/v1/billing/payments/<uuid:payment_id>/status": {"patch": lambda ids: {"status": "succeeded"}},
-    "api/v1/lessons/lessons/<uuid:lesson_id>": {"patch": lambda ids: {"status": "completed", "notes": "x"}},
-    "api/v1/notifications/notifications/<uuid:notification_id>/status": {"patch": lambda ids: {"status": "sent"}},
+    "api/v1/lessons/<uuid:lesson_id>": {"patch": lambda ids: {"status": "completed", "notes": "x"}},
+    "api/v1/notifications/<uuid:notification_id>/status": {"patch": lambda ids: {"status": "sent"}},
 }
 
 INTRUDERS = ("anonymous", "other_student", "other_teacher")

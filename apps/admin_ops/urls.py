@@ -1,9 +1,7 @@
-from django.urls import path
+from apps.admin_ops.viewsets import AdminActionViewSet, OverviewViewSet
+from apps.common.viewsets import ApiRouter
 
-from apps.admin_ops import views
-
-urlpatterns = [
-    path("actions", views.AdminActionListCreateView.as_view(), name="admin-actions"),
-    path("kpi/overview", views.KpiOverviewView.as_view(), name="admin-kpi-overview"),
-    path("ops/overview", views.OpsOverviewView.as_view(), name="admin-ops-overview"),
-]
+router = ApiRouter()
+router.register("admin/actions", AdminActionViewSet, basename="admin-action")
+router.register("admin", OverviewViewSet, basename="admin-overview")
+urlpatterns = router.urls

@@ -1,8 +1,10 @@
 """Audit API shapes (SPEC §3 Audit): thin input validation and explicit output fields."""
 
+from django.conf import settings
 from rest_framework import serializers
 
 from apps.audit.models import AuditLog, OutboxEvent
+from apps.audit.selectors import OUTBOX_PENDING_DEFAULT_LIMIT, OUTBOX_PENDING_MAX_LIMIT
 from apps.common.fields import JsonObjectField, StrictCharField, StrictUUIDField
 
 
@@ -47,3 +49,24 @@ class OutboxEventSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class OutboxPendingQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=OUTBOX_PENDING_MAX_LIMIT,
+        default=OUTBOX_PENDING_DEFAULT_LIMIT,
+        help_text=f"1..{OUTBOX_PENDING_MAX_LIMIT}, default {OUTBOX_PENDING_DEFAULT_LIMIT}",
+    )
+
+
+class MaxRetriesQuerySerializer(serializers.Serializer):
+    """`?max_retries=` of the outbox overviews: failed events below it are retryable, the rest dead letters."""
+
+    max_retries = serializers.IntegerField(
+        min_value=1,
+        max_value=100,
+        default=settings.OUTBOX_WORKER_MAX_RETRIES,
+        help_text="Failed outbox events with retries below this are retryable, the rest dead-lettered "
+        "(1..100; default OUTBOX_WORKER_MAX_RETRIES, 5).",
+    )

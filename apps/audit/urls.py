@@ -1,8 +1,7 @@
-from django.urls import path
+from apps.audit.viewsets import AuditLogViewSet, OutboxViewSet
+from apps.common.viewsets import ApiRouter
 
-from apps.audit import views
-
-urlpatterns = [
-    path("logs", views.AuditLogListCreateView.as_view(), name="audit-logs"),
-    path("outbox/pending", views.OutboxPendingView.as_view(), name="audit-outbox-pending"),
-]
+router = ApiRouter()
+router.register("audit/logs", AuditLogViewSet, basename="audit-log")
+router.register("audit/outbox", OutboxViewSet, basename="audit-outbox")
+urlpatterns = router.urls

@@ -1,16 +1,7 @@
-from django.urls import path
+from apps.billing.viewsets import PackageViewSet, PaymentViewSet
+from apps.common.viewsets import ApiRouter
 
-from apps.billing import views
-
-# Literal paths come before the <uuid:...> ones.
-urlpatterns = [
-    path("packages", views.PackageCreateView.as_view(), name="billing-package-create"),
-    path("packages/expire", views.PackageExpireView.as_view(), name="billing-package-expire"),
-    path(
-        "packages/students/<uuid:student_id>",
-        views.StudentPackageListView.as_view(),
-        name="billing-student-packages",
-    ),
-    path("payments", views.PaymentListCreateView.as_view(), name="billing-payments"),
-    path("payments/<uuid:payment_id>/status", views.PaymentStatusView.as_view(), name="billing-payment-status"),
-]
+router = ApiRouter()
+router.register("billing/packages", PackageViewSet, basename="package")
+router.register("billing/payments", PaymentViewSet, basename="payment")
+urlpatterns = router.urls

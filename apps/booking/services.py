@@ -50,6 +50,14 @@ from apps.booking.selectors import booking_can_access, booking_lock, booking_suc
 from apps.common import clock
 from apps.common.locking import set_lock_timeout
 from apps.common.queries import one_or_none
+from apps.lessons.errors import (
+    BookingNotConfirmedForLesson,
+    LessonAlreadyExists,
+    LessonBookingNotFound,
+    LessonCreateDenied,
+)
+from apps.lessons.models import Lesson
+from apps.lessons.selectors import lesson_exists_for_booking
 from apps.lessons.services import lesson_cancel_for_booking, lesson_create_for_booking
 from apps.scheduling.models import AvailabilitySlot, SlotStatus
 from apps.scheduling.services import slot_lock, slot_set_status
@@ -103,6 +111,18 @@ def _booking_move(booking: Booking, target: str, **fields: Any) -> None:
     for name, value in fields.items():
         setattr(booking, name, value)
     booking.save(update_fields=["status", *fields, "updated_at"])
+
+
+def _lesson_for(booking: Booking, slot: AvailabilitySlot, **text: str | None) -> Lesson:
+    """The scheduled lesson of a booking being confirmed (lessons get plain values, never the booking)."""
+    return lesson_create_for_booking(
+        booking_id=booking.pk,
+        student_id=booking.student_id,
+        teacher_id=booking.teacher_id,
+        start_at=slot.start_at,
+        end_at=slot.end_at,
+        **text,
+    )
 
 
 def _hold_is_stale(booking: Booking, now: datetime) -> bool:
@@ -171,7 +191,7 @@ def _confirm_locked(*, actor, booking: Booking, slot: AvailabilitySlot, package:
     _booking_move(booking, BookingStatus.CONFIRMED, confirmed_at=now)
     slot_set_status(slot=slot, status=SlotStatus.BOOKED)
     booking.slot = slot
-    lesson = lesson_create_for_booking(booking=booking)
+    lesson = _lesson_for(booking, slot)
     _booking_event(booking, slot, "booking.confirmed")
     _booking_audit(actor, booking, "booking.confirm", lesson_id=str(lesson.pk))
     return booking
@@ -220,7 +240,7 @@ def _cancel_locked(
         slot_set_status(slot=slot, status=SlotStatus.OPEN)
     _booking_event(booking, slot, "booking.canceled", refund_returned=refund_returned)
     if previous == BookingStatus.CONFIRMED:
-        lesson_cancel_for_booking(booking=booking)
+        lesson_cancel_for_booking(booking_id=booking.pk)
     _booking_audit(
         actor, booking, "booking.cancel", previous_status=previous, refund_returned=refund_returned, reason=reason
     )
@@ -388,3 +408,38 @@ def booking_holds_expire(*, actor=None) -> int:
             _expire_locked(actor=actor, booking=booking, slot=slot, package=package)
             expired += 1
     return expired
+
+
+def booking_lesson_create(*, actor, booking_id, topic: str | None = None, notes: str | None = None) -> Lesson:
+    """Admin repair tool (`POST /api/v1/lessons`): give a confirmed booking that has no lesson its lesson.
+
+    403 not an admin, 404 unknown booking, 422 not confirmed, 409 it already
+    has one (also when a concurrent request wins the race to the unique
+    constraint). Locks slot -> booking, then creates the lesson for the slot's times.
+    """
+    if not actor.is_admin:
+        raise LessonCreateDenied()
+    booking = one_or_none(Booking.objects.filter(pk=booking_id))
+    if booking is None:
+        raise LessonBookingNotFound()
+    with transaction.atomic():
+        set_lock_timeout()
+        slot = slot_lock(slot_id=booking.slot_id)
+        booking = booking_lock(booking_id=booking.pk)
+        if booking.status != BookingStatus.CONFIRMED:
+            raise BookingNotConfirmedForLesson()
+        if lesson_exists_for_booking(booking_id=booking.pk):
+            raise LessonAlreadyExists()
+        try:
+            with transaction.atomic():
+                lesson = _lesson_for(booking, slot, topic=topic, notes=notes)
+        except IntegrityError:
+            raise LessonAlreadyExists()
+        audit_log_record(
+            actor=actor,
+            action="lessons.lesson.create",
+            entity_type="lesson",
+            entity_id=lesson.pk,
+            payload={"booking_id": str(booking.pk), "topic": topic, "notes": notes},
+        )
+    return lesson

@@ -1,6 +1,6 @@
 """The SPEC page: `{"items", "total", "limit", "offset"}`; out-of-range query is 400."""
 
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
@@ -104,11 +104,6 @@ def page_data(*, request, queryset, serializer_class, context: dict | None = Non
     return {"items": items, "total": paginator.total, "limit": paginator.limit, "offset": paginator.offset}
 
 
-def paginated_response(*, request, view, queryset, serializer_class, context: dict | None = None):
-    """Paginate a queryset and serialize the page: the one way list views answer."""
-    return Response(page_data(request=request, queryset=queryset, serializer_class=serializer_class, context=context))
-
-
 # --- OpenAPI description of a page (drf-spectacular) ------------------------------------------
 
 
@@ -142,14 +137,17 @@ def page_serializer(item_serializer: type[serializers.Serializer]) -> type[seria
     """The schema of a page of `item_serializer` items (`{"items", "total", "limit", "offset"}`)."""
     if item_serializer not in _page_serializers:
         name = item_serializer.__name__.removesuffix("Serializer") + "PageSerializer"
-        _page_serializers[item_serializer] = type(
-            name,
-            (serializers.Serializer,),
-            {
-                "items": item_serializer(many=True),
-                "total": serializers.IntegerField(),
-                "limit": serializers.IntegerField(),
-                "offset": serializers.IntegerField(),
-            },
+        # many=False: a page is one object, even as the answer of a viewset's `list` action.
+        _page_serializers[item_serializer] = extend_schema_serializer(many=False)(
+            type(
+                name,
+                (serializers.Serializer,),
+                {
+                    "items": item_serializer(many=True),
+                    "total": serializers.IntegerField(),
+                    "limit": serializers.IntegerField(),
+                    "offset": serializers.IntegerField(),
+                },
+            )
         )
     return _page_serializers[item_serializer]

@@ -1,11 +1,7 @@
-from django.urls import path
+from apps.common.viewsets import ApiRouter
+from apps.identity.viewsets import AuthViewSet, UserViewSet
 
-from apps.identity import views
-
-urlpatterns = [
-    path("auth/register", views.RegisterView.as_view(), name="identity-register"),
-    path("auth/login", views.LoginView.as_view(), name="identity-login"),
-    path("auth/refresh", views.RefreshView.as_view(), name="identity-refresh"),
-    path("auth/logout", views.LogoutView.as_view(), name="identity-logout"),
-    path("users/me", views.MeView.as_view(), name="identity-me"),
-]
+router = ApiRouter()
+router.register("identity/auth", AuthViewSet, basename="identity-auth")
+router.register("identity/users", UserViewSet, basename="identity-user")
+urlpatterns = router.urls

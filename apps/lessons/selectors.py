@@ -14,3 +14,8 @@ def lesson_list_for(*, user) -> QuerySet[Lesson]:
 def lesson_get(*, lesson_id) -> Lesson | None:
     """One lesson by id, unlocked (None when unknown)."""
     return one_or_none(Lesson.objects.filter(pk=lesson_id))
+
+
+def lesson_exists_for_booking(*, booking_id) -> bool:
+    """Whether the booking already has its lesson."""
+    return Lesson.objects.filter(booking_id=booking_id).exists()

@@ -5,26 +5,25 @@ called by booking inside its own transaction) and die with the booking's
 cancellation (`lesson_cancel_for_booking`). The teacher or an admin moves a
 started lesson to `completed` or `no_show`.
 
+This app sits below booking: it never imports it. Booking hands these
+services plain values (ids and times) from the booking row it has locked.
+
 Lock order (global): slot -> package -> booking -> lesson.
 """
 
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from apps.audit.services import audit_log_record, outbox_event_add
-from apps.booking.models import Booking, BookingStatus
-from apps.booking.selectors import booking_lock
 from apps.common import clock
 from apps.common.locking import lock_one, set_lock_timeout
 from apps.common.queries import one_or_none
 from apps.lessons.errors import (
-    BookingNotConfirmedForLesson,
     LessonAccessDenied,
-    LessonAlreadyExists,
     LessonAlreadyFinished,
-    LessonBookingNotFound,
-    LessonCreateDenied,
     LessonNotFound,
     LessonNotStarted,
     LessonTransitionNotAllowed,
@@ -66,20 +65,28 @@ def _lesson_move(lesson: Lesson, target: str) -> None:
     lesson.status = target
 
 
-def lesson_create_for_booking(*, booking: Booking, topic: str | None = None, notes: str | None = None) -> Lesson:
+def lesson_create_for_booking(
+    *,
+    booking_id: UUID,
+    student_id: UUID,
+    teacher_id: UUID,
+    start_at: datetime,
+    end_at: datetime,
+    topic: str | None = None,
+    notes: str | None = None,
+) -> Lesson:
     """Create the `scheduled` lesson of a confirmed booking, for its slot's times.
 
     Runs inside the caller's transaction, which holds the booking's row lock;
     adds the `lesson.created` outbox event. The `lessons.booking_id` unique
     constraint is the last guard against a second lesson (IntegrityError).
     """
-    slot = booking.slot
     lesson = Lesson.objects.create(
-        booking=booking,
-        student_id=booking.student_id,
-        teacher_id=booking.teacher_id,
-        scheduled_start_at=slot.start_at,
-        scheduled_end_at=slot.end_at,
+        booking_id=booking_id,
+        student_id=student_id,
+        teacher_id=teacher_id,
+        scheduled_start_at=start_at,
+        scheduled_end_at=end_at,
         status=LessonStatus.SCHEDULED,
         topic=topic,
         notes=notes,
@@ -93,7 +100,7 @@ def lesson_create_for_booking(*, booking: Booking, topic: str | None = None, not
     return lesson
 
 
-def lesson_cancel_for_booking(*, booking: Booking) -> Lesson | None:
+def lesson_cancel_for_booking(*, booking_id: UUID) -> Lesson | None:
     """Cancel the lesson of a booking being canceled (None when it has none).
 
     Runs inside the caller's transaction after the booking is locked; locks the
@@ -101,7 +108,7 @@ def lesson_cancel_for_booking(*, booking: Booking) -> Lesson | None:
     is; a completed or no-show lesson cannot be undone, so the whole
     cancellation is refused.
     """
-    lesson = one_or_none(Lesson.objects.select_for_update().filter(booking_id=booking.pk))
+    lesson = one_or_none(Lesson.objects.select_for_update().filter(booking_id=booking_id))
     if lesson is None or lesson.status == LessonStatus.CANCELED:
         return lesson
     if lesson.status != LessonStatus.SCHEDULED:
@@ -114,38 +121,6 @@ def lesson_cancel_for_booking(*, booking: Booking) -> Lesson | None:
         event_type="lesson.canceled",
         payload=lesson_event_payload(lesson),
     )
-    return lesson
-
-
-def lesson_create(*, actor, booking_id, topic: str | None = None, notes: str | None = None) -> Lesson:
-    """Admin repair tool: give a confirmed booking that has no lesson its lesson.
-
-    404 unknown booking, 422 not confirmed, 409 it already has one (also when
-    a concurrent request wins the race to the unique constraint).
-    """
-    if not actor.is_admin:
-        raise LessonCreateDenied()
-    with transaction.atomic():
-        set_lock_timeout()
-        booking = booking_lock(booking_id=booking_id)
-        if booking is None:
-            raise LessonBookingNotFound()
-        if booking.status != BookingStatus.CONFIRMED:
-            raise BookingNotConfirmedForLesson()
-        if Lesson.objects.filter(booking_id=booking.pk).exists():
-            raise LessonAlreadyExists()
-        try:
-            with transaction.atomic():
-                lesson = lesson_create_for_booking(booking=booking, topic=topic, notes=notes)
-        except IntegrityError:
-            raise LessonAlreadyExists()
-        audit_log_record(
-            actor=actor,
-            action="lessons.lesson.create",
-            entity_type="lesson",
-            entity_id=lesson.pk,
-            payload={"booking_id": str(booking.pk), "topic": topic, "notes": notes},
-        )
     return lesson
 
 

@@ -1,14 +1,6 @@
-from django.urls import path
+from apps.common.viewsets import ApiRouter
+from apps.notifications.viewsets import NotificationViewSet
 
-from apps.notifications import views
-
-urlpatterns = [
-    path("notifications", views.NotificationCreateView.as_view(), name="notification-create"),
-    path("notifications/my", views.MyNotificationListView.as_view(), name="notification-my"),
-    path("notifications/delivery/metrics", views.DeliveryMetricsView.as_view(), name="notification-metrics"),
-    path(
-        "notifications/<uuid:notification_id>/status",
-        views.NotificationStatusView.as_view(),
-        name="notification-status",
-    ),
-]
+router = ApiRouter()
+router.register("notifications", NotificationViewSet, basename="notification")
+urlpatterns = router.urls

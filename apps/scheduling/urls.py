@@ -1,8 +1,6 @@
-from django.urls import path
+from apps.common.viewsets import ApiRouter
+from apps.scheduling.viewsets import SlotViewSet
 
-from apps.scheduling.views import OpenSlotListView, SlotCreateView
-
-urlpatterns = [
-    path("slots", SlotCreateView.as_view(), name="slot-create"),
-    path("slots/open", OpenSlotListView.as_view(), name="slot-open-list"),
-]
+router = ApiRouter()
+router.register("scheduling/slots", SlotViewSet, basename="slot")
+urlpatterns = router.urls

@@ -1,8 +1,6 @@
-from django.urls import path
+from apps.common.viewsets import ApiRouter
+from apps.teachers.viewsets import TeacherProfileViewSet
 
-from apps.teachers.views import TeacherProfileDetailView, TeacherProfileListCreateView
-
-urlpatterns = [
-    path("profiles", TeacherProfileListCreateView.as_view(), name="teacher-profile-list"),
-    path("profiles/<uuid:profile_id>", TeacherProfileDetailView.as_view(), name="teacher-profile-detail"),
-]
+router = ApiRouter()
+router.register("teachers/profiles", TeacherProfileViewSet, basename="teacher-profile")
+urlpatterns = router.urls

@@ -1,4 +1,5 @@
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -14,14 +15,17 @@ from apps.booking.services import (
     booking_confirm,
     booking_hold,
     booking_holds_expire,
+    booking_lesson_create,
     booking_reschedule,
 )
 from apps.booking.tests.factories import BookingFactory, future_slot, make_confirmed, make_hold
 from apps.common import clock as clock_module
 from apps.common.errors import BusinessRuleViolation, Conflict, Forbidden, NotFound
 from apps.identity.tests.factories import AdminFactory, StudentFactory, TeacherFactory
+from apps.lessons import errors as lesson_errors
 from apps.lessons.errors import LessonAlreadyFinished
 from apps.lessons.models import Lesson, LessonStatus
+from apps.lessons.tests.factories import make_lesson
 from apps.scheduling.models import SlotStatus
 
 pytestmark = pytest.mark.django_db
@@ -562,3 +566,55 @@ def test_holds_expire_expires_only_stale_holds(student, package, clock):
     assert counters(package) == (9, 1)
     assert booking_holds_expire() == 0
     assert OutboxEvent.objects.filter(event_type="booking.hold.expired").count() == 3
+
+
+# --- the admin lesson repair (POST /api/v1/lessons) ---------------------------------------------
+
+
+def test_lesson_repair_for_a_confirmed_booking_without_lesson(snapshot):
+    admin = AdminFactory()
+    booking = BookingFactory(status=BookingStatus.CONFIRMED)
+    lesson = booking_lesson_create(actor=admin, booking_id=booking.pk, topic="Scales", notes=None)
+    lesson.refresh_from_db()
+    assert (lesson.booking_id, lesson.student_id, lesson.teacher_id) == (
+        booking.pk,
+        booking.student_id,
+        booking.teacher_id,
+    )
+    assert (lesson.scheduled_start_at, lesson.scheduled_end_at) == (booking.slot.start_at, booking.slot.end_at)
+    assert (lesson.status, lesson.topic) == ("scheduled", "Scales")
+    event = OutboxEvent.objects.get(event_type="lesson.created")
+    assert event.aggregate_id == lesson.pk
+    assert event.payload["booking_id"] == str(booking.pk)
+    log = AuditLog.objects.get(action="lessons.lesson.create")
+    assert (log.actor_id, log.entity_id) == (admin.pk, lesson.pk)
+
+
+def test_lesson_repair_refusals_change_nothing(snapshot):
+    import uuid
+
+    admin = AdminFactory()
+    hold = BookingFactory(status=BookingStatus.HOLD)
+    with_lesson = make_lesson()
+    before = snapshot(hold)
+    with pytest.raises(lesson_errors.LessonBookingNotFound):
+        booking_lesson_create(actor=admin, booking_id=uuid.uuid4())
+    with pytest.raises(lesson_errors.BookingNotConfirmedForLesson):
+        booking_lesson_create(actor=admin, booking_id=hold.pk)
+    with pytest.raises(lesson_errors.LessonAlreadyExists):
+        booking_lesson_create(actor=admin, booking_id=with_lesson.booking_id)
+    with pytest.raises(lesson_errors.LessonCreateDenied):
+        booking_lesson_create(actor=TeacherFactory(), booking_id=hold.pk)
+    assert snapshot(hold) == before
+
+
+def test_lesson_repair_race_lost_at_the_unique_constraint_is_409():
+    admin = AdminFactory()
+    lesson = make_lesson()
+    before = (Lesson.objects.count(), OutboxEvent.objects.count(), AuditLog.objects.count())
+    # Pretend the existence check ran before a concurrent request inserted the lesson:
+    # the unique constraint on lessons.booking_id is what refuses the second one.
+    with mock.patch("apps.booking.services.lesson_exists_for_booking", return_value=False):
+        with pytest.raises(lesson_errors.LessonAlreadyExists):
+            booking_lesson_create(actor=admin, booking_id=lesson.booking_id)
+    assert (Lesson.objects.count(), OutboxEvent.objects.count(), AuditLog.objects.count()) == before

@@ -111,7 +111,7 @@ def test_input_rules_are_in_the_schema(schema):
 
     for path in (
         "/api/v1/billing/payments/{payment_id}/status",
-        "/api/v1/notifications/notifications/{notification_id}/status",
+        "/api/v1/notifications/{notification_id}/status",
     ):
         body = schema["paths"][path]["patch"]["requestBody"]
         assert body["required"] is True

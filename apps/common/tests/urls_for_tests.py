@@ -17,8 +17,8 @@ from rest_framework.views import APIView
 
 from apps.common import errors
 from apps.common.fields import OffsetDateTimeField
-from apps.common.pagination import paginated_response
 from apps.common.permissions import IsAdmin
+from apps.common.viewsets import ApiRouter, ApiViewSet, endpoint
 from apps.identity.models import User
 from apps.identity.serializers import UserSerializer
 from guitaronline import urls as project_urls
@@ -65,44 +65,36 @@ def plain_django_raise(request, name):
     raise RAISABLE[name]()
 
 
-class AdminOnlyView(APIView):
-    permission_classes = [IsAdmin]
-
-    def get(self, request):
-        return Response({"ok": True})
-
-
-class UserPageView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
-    def get(self, request):
-        return paginated_response(
-            request=request, view=self, queryset=User.objects.order_by("email"), serializer_class=UserSerializer
-        )
-
-
 class WhenSerializer(serializers.Serializer):
     at = OffsetDateTimeField()
 
 
-class EchoWhenView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
+class TestOnlyViewSet(ApiViewSet):
+    """The shared viewset shape (apps/common/viewsets.py) on test-only routes."""
 
-    def post(self, request):
-        serializer = WhenSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return Response(WhenSerializer(serializer.validated_data).data)
+    serializer_class = UserSerializer
 
+    @endpoint("get", "admin-only", permissions=[IsAdmin], returns=WhenSerializer)
+    def admin_only(self, request):
+        return Response({"ok": True})
+
+    @endpoint("get", "users", page=True, permissions=[AllowAny])
+    def users(self, request):
+        return User.objects.order_by("email")
+
+    @endpoint("post", "when", body=WhenSerializer, returns=WhenSerializer, permissions=[AllowAny])
+    def when(self, request, body):
+        return body
+
+
+router = ApiRouter()
+router.register("test-only", TestOnlyViewSet, basename="test-only")
 
 urlpatterns = [
     path("test-only/raise/<str:name>", RaiseView.as_view()),
     path("test-only/plain-raise/<str:name>", plain_django_raise),
     path("test-only/bad-sql", BadSqlView.as_view()),
-    path("test-only/admin-only", AdminOnlyView.as_view()),
-    path("test-only/users", UserPageView.as_view()),
-    path("test-only/when", EchoWhenView.as_view()),
+    *router.urls,
     *project_urls.urlpatterns,
 ]
 

@@ -11,7 +11,7 @@ from apps.lessons.tests.factories import make_lesson
 
 pytestmark = pytest.mark.django_db
 
-BASE = "/api/v1/lessons/lessons"
+BASE = "/api/v1/lessons"
 LESSON_FIELDS = {
     "id",
     "booking_id",

@@ -1,14 +1,11 @@
-from unittest import mock
-
 import pytest
 
-from apps.audit.models import AuditLog, OutboxEvent
-from apps.booking.models import BookingStatus
-from apps.booking.tests.factories import BookingFactory, future_slot
+from apps.audit.models import AuditLog
+from apps.booking.tests.factories import future_slot
 from apps.identity.tests.factories import AdminFactory, StudentFactory, TeacherFactory
 from apps.lessons import errors
 from apps.lessons.models import Lesson
-from apps.lessons.services import LESSON_TRANSITIONS, lesson_create, lesson_update
+from apps.lessons.services import LESSON_TRANSITIONS, lesson_update
 from apps.lessons.tests.factories import make_lesson
 
 pytestmark = pytest.mark.django_db
@@ -21,55 +18,6 @@ def test_transition_table():
         "canceled": set(),
         "no_show": set(),
     }
-
-
-def test_create_for_a_confirmed_booking_without_lesson(snapshot):
-    admin = AdminFactory()
-    booking = BookingFactory(status=BookingStatus.CONFIRMED)
-    lesson = lesson_create(actor=admin, booking_id=booking.pk, topic="Scales", notes=None)
-    lesson.refresh_from_db()
-    assert (lesson.booking_id, lesson.student_id, lesson.teacher_id) == (
-        booking.pk,
-        booking.student_id,
-        booking.teacher_id,
-    )
-    assert (lesson.scheduled_start_at, lesson.scheduled_end_at) == (booking.slot.start_at, booking.slot.end_at)
-    assert (lesson.status, lesson.topic) == ("scheduled", "Scales")
-    event = OutboxEvent.objects.get(event_type="lesson.created")
-    assert event.aggregate_id == lesson.pk
-    assert event.payload["booking_id"] == str(booking.pk)
-    log = AuditLog.objects.get(action="lessons.lesson.create")
-    assert (log.actor_id, log.entity_id) == (admin.pk, lesson.pk)
-
-
-def test_create_refusals_change_nothing(snapshot):
-    import uuid
-
-    admin = AdminFactory()
-    hold = BookingFactory(status=BookingStatus.HOLD)
-    with_lesson = make_lesson()
-    before = snapshot(hold)
-    with pytest.raises(errors.LessonBookingNotFound):
-        lesson_create(actor=admin, booking_id=uuid.uuid4())
-    with pytest.raises(errors.BookingNotConfirmedForLesson):
-        lesson_create(actor=admin, booking_id=hold.pk)
-    with pytest.raises(errors.LessonAlreadyExists):
-        lesson_create(actor=admin, booking_id=with_lesson.booking_id)
-    with pytest.raises(errors.LessonCreateDenied):
-        lesson_create(actor=TeacherFactory(), booking_id=hold.pk)
-    assert snapshot(hold) == before
-
-
-def test_create_race_lost_at_the_unique_constraint_is_409():
-    admin = AdminFactory()
-    lesson = make_lesson()
-    before = (Lesson.objects.count(), OutboxEvent.objects.count(), AuditLog.objects.count())
-    # Pretend the existence check ran before a concurrent request inserted the lesson.
-    with mock.patch("apps.lessons.services.Lesson.objects.filter") as filter_:
-        filter_.return_value.exists.return_value = False
-        with pytest.raises(errors.LessonAlreadyExists):
-            lesson_create(actor=admin, booking_id=lesson.booking_id)
-    assert (Lesson.objects.count(), OutboxEvent.objects.count(), AuditLog.objects.count()) == before
 
 
 @pytest.mark.parametrize("target", ["completed", "no_show"])

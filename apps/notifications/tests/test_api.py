@@ -11,7 +11,7 @@ from apps.notifications.tests.factories import NotificationFactory, OutboxEventF
 
 pytestmark = pytest.mark.django_db
 
-BASE = "/api/v1/notifications/notifications"
+BASE = "/api/v1/notifications"
 FIELDS = {"id", "user_id", "channel", "title", "body", "status", "sent_at", "created_at", "updated_at"}
 
 

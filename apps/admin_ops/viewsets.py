@@ -1,0 +1,41 @@
+"""Admin-operations endpoints (SPEC §3 Admin operations): admin only."""
+
+from apps.admin_ops import selectors, services
+from apps.admin_ops.serializers import (
+    AdminActionCreateSerializer,
+    AdminActionSerializer,
+    KpiOverviewSerializer,
+    OpsOverviewSerializer,
+)
+from apps.audit.serializers import MaxRetriesQuerySerializer
+from apps.common.permissions import IsAdmin
+from apps.common.viewsets import ApiViewSet, endpoint
+
+
+class AdminActionViewSet(ApiViewSet):
+    serializer_class = AdminActionSerializer
+    permission_classes = [IsAdmin]
+
+    @endpoint(page=True)
+    def list(self, request):
+        """The staff journal, newest first."""
+        return selectors.admin_action_list()
+
+    @endpoint(body=AdminActionCreateSerializer, status=201)
+    def create(self, request, body):
+        """Record a staff operation (admin = caller)."""
+        return services.admin_action_create(admin=request.user, **body)
+
+
+class OverviewViewSet(ApiViewSet):
+    permission_classes = [IsAdmin]
+
+    @endpoint("get", "kpi/overview", returns=KpiOverviewSerializer)
+    def kpi_overview(self, request):
+        """The school in numbers: users, bookings, lessons, payments and packages by status."""
+        return selectors.kpi_overview()
+
+    @endpoint("get", "ops/overview", query=MaxRetriesQuerySerializer, returns=OpsOverviewSerializer)
+    def ops_overview(self, request, query):
+        """What needs an operator now: outbox, failed notifications, stale holds, overdue packages."""
+        return selectors.ops_overview(**query)
