@@ -7,6 +7,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from apps.admin_ops import kpi_counters
 from apps.common import clock as clock_module
 from apps.identity.tests.factories import AdminFactory, StudentFactory, TeacherFactory
 
@@ -27,6 +28,26 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+_DB_FIXTURES = ("transactional_db", "db")
+
+
+@pytest.fixture(autouse=True)
+def _kpi_counters_agree_with_a_recount(request):
+    """After every test that touched the database, the trigger-kept KPI counters equal a full recount.
+
+    So every write path the suite exercises (services, admin actions, bulk SQL, concurrent
+    threads, killed workers) is also a test of the counters (apps/admin_ops/kpi_counters.py).
+    """
+    used = next((name for name in _DB_FIXTURES if name in request.fixturenames), None)
+    if used is None:
+        yield
+        return
+    request.getfixturevalue(used)  # set up inside this fixture, so torn down after this check
+    yield
+    if kpi_counters.counters_supported():
+        assert kpi_counters.counters_read() == kpi_counters.counters_recount(), "KPI counters drifted from the rows"
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ def test_compose_has_the_production_services():
     assert services["migrate"]["command"][-2:] == ["migrate", "--noinput"]
     scheduler = " ".join(services["scheduler"]["command"])
     assert "expire_booking_holds" in scheduler and "expire_packages" in scheduler
+    assert "compact_kpi_counters" in scheduler
 
 
 def test_compose_app_env_points_at_postgres_and_redis_in_production_mode():

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from apps.admin_ops import selectors
 from apps.admin_ops import services as admin_ops_services
 from apps.admin_ops.models import AdminAction
 from apps.admin_ops.tests.factories import AdminActionFactory
@@ -273,17 +274,27 @@ def test_kpi_counts_every_status_and_sums_money_exactly(admin_client, school):
     assert _without_stamp(body) == KPI_SCHOOL
 
 
-def test_kpi_runs_one_aggregate_query_per_table(admin_client, school, django_assert_num_queries):
-    # auth user + users, bookings, lessons, payments, packages
-    with django_assert_num_queries(6) as captured:
+def test_kpi_reads_the_counters_in_one_query(admin_client, school, django_assert_num_queries):
+    # auth user + one read of the trigger-kept counters (apps/admin_ops/kpi_counters.py), whatever the size
+    with django_assert_num_queries(2) as captured:
         response = admin_client.get(KPI_URL)
     assert response.status_code == 200
-    aggregates = [query["sql"] for query in captured.captured_queries[1:]]
+    assert "FROM kpi_counter_totals" in captured.captured_queries[1]["sql"]
+
+
+def test_kpi_counted_without_counters_runs_one_aggregate_query_per_table(school, django_assert_num_queries):
+    # The path SQLite takes: users, bookings, lessons, payments, packages.
+    with django_assert_num_queries(5) as captured:
+        counted = selectors.kpi_overview_counted()
     tables = ['"users"', '"bookings"', '"lessons"', '"payments"', '"lesson_packages"']
-    for sql, table in zip(aggregates, tables, strict=True):
-        assert f"FROM {table}" in sql
-        assert "COUNT(" in sql
-        assert "LIMIT" not in sql  # an aggregate, not a row fetch
+    for query, table in zip(captured.captured_queries, tables, strict=True):
+        assert f"FROM {table}" in query["sql"]
+        assert "COUNT(" in query["sql"]
+        assert "LIMIT" not in query["sql"]  # an aggregate, not a row fetch
+    counted.pop("generated_at")
+    from_counters = selectors.kpi_overview()
+    from_counters.pop("generated_at")
+    assert counted == from_counters
 
 
 def test_kpi_generated_at_is_the_clock_in_utc_with_z(admin_client, monkeypatch):

@@ -34,7 +34,7 @@ def test_admin_action_create_writes_the_action_and_its_audit_row(admin_user):
 
 
 def test_kpi_selector_returns_decimals_with_two_places(school, django_assert_num_queries):
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(1):
         kpi = selectors.kpi_overview()
     assert kpi["payments_succeeded_amount"] == Decimal("80.05")
     assert kpi["payments_refunded_amount"] == Decimal("20.10")
