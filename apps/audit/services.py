@@ -1,8 +1,9 @@
 """The audit-log and outbox writers every domain write calls inside its transaction."""
 
+from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from apps.audit.models import AuditLog, OutboxEvent
 from apps.common import clock
@@ -51,3 +52,34 @@ def audit_log_create(
         return audit_log_record(
             actor=actor, action=action, entity_type=entity_type, entity_id=entity_id, payload=payload
         )
+
+
+OUTBOX_PRUNE_BATCH_SIZE = 2000
+
+
+def outbox_events_prune(*, processed_before: datetime, batch_size: int = OUTBOX_PRUNE_BATCH_SIZE) -> int:
+    """Delete `processed` outbox events whose `processed_at` is before `processed_before`; return how many.
+
+    Retention for a table every domain write appends to. Pending and failed
+    events are never touched, whatever their age. Works in batches of
+    `batch_size` rows, one short transaction each, locking them with
+    `SKIP LOCKED`: a worker or another prune run is never kept waiting for
+    long, and two runs at once split the rows instead of queueing on them.
+    Notifications made from a pruned event stay (they are the users' record)
+    and lose the link: `Notification.outbox_event` is `SET_NULL`, applied by
+    Django in the same transaction.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    due = OutboxEvent.objects.filter(status=OutboxEvent.Status.PROCESSED, processed_at__lt=processed_before).order_by(
+        "processed_at", "pk"
+    )
+    lock = {"skip_locked": True} if connection.features.has_select_for_update_skip_locked else {}
+    pruned = 0
+    while True:
+        with transaction.atomic():
+            batch = list(due.select_for_update(**lock).values_list("pk", flat=True)[:batch_size])
+            if not batch:
+                return pruned
+            _, per_model = OutboxEvent.objects.filter(pk__in=batch).delete()
+            pruned += per_model.get(OutboxEvent._meta.label, 0)
