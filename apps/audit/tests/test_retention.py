@@ -2,10 +2,11 @@
 
 from datetime import timedelta
 from io import StringIO
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
 
 from apps.audit import services
@@ -113,5 +114,21 @@ def test_command_refuses_nonsense_and_deletes_nothing(args, message):
 
     with pytest.raises(CommandError, match=message):
         call_command("prune_outbox_events", *args, stdout=StringIO())
+
+    assert OutboxEvent.objects.count() == 2
+
+
+def test_a_relation_that_is_not_set_null_stops_the_prune(monkeypatch):
+    """Should someone point a CASCADE (or PROTECT) key at outbox events, retention must not decide for them."""
+    _events(2, status=Status.PROCESSED, processed_days_ago=40)
+    cascade = SimpleNamespace(
+        on_delete=models.CASCADE,
+        related_model=SimpleNamespace(_meta=SimpleNamespace(label="reports.Digest")),
+        field=SimpleNamespace(name="outbox_event"),
+    )
+    monkeypatch.setattr(OutboxEvent._meta, "related_objects", (cascade,))
+
+    with pytest.raises(RuntimeError, match=r"reports\.Digest\.outbox_event must be SET_NULL"):
+        services.outbox_events_prune(processed_before=clock_module.now())
 
     assert OutboxEvent.objects.count() == 2
