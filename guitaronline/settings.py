@@ -41,7 +41,7 @@ if IS_PRODUCTION:
     _check_production_safety()
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "guitaronline.apps.StaffAdminConfig",  # django.contrib.admin with the rate-limited staff login
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -22,6 +22,18 @@ def test_compose_has_the_production_services():
     scheduler = " ".join(services["scheduler"]["command"])
     assert "expire_booking_holds" in scheduler and "expire_packages" in scheduler
     assert "compact_kpi_counters" in scheduler
+    assert "prune_outbox_events --older-than-days 30" in scheduler
+
+
+def test_scheduler_script_runs_in_a_shell():
+    """The scheduler's loop is valid sh once compose has turned `$$` into `$` (checked with `sh -n`)."""
+    import subprocess
+
+    command = _compose()["services"]["scheduler"]["command"]
+    assert command[:2] == ["sh", "-c"]
+    script = command[2].replace("$$", "$")
+    assert "$(date -u +%F)" in script
+    assert subprocess.run(["sh", "-n", "-c", script], capture_output=True).returncode == 0
 
 
 def test_compose_app_env_points_at_postgres_and_redis_in_production_mode():

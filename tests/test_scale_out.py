@@ -1,6 +1,7 @@
 """More than one process serving: two gunicorn instances, two outbox workers, one PostgreSQL, one Redis.
 
-- the auth rate limit lives in Redis, so it is one budget across app servers;
+- the auth rate limit lives in Redis, so it is one budget across app servers,
+  and the admin site's staff login spends the same budget as the API's login;
 - outbox workers share the outbox through SKIP LOCKED: every event handled
   and every notification sent exactly once.
 
@@ -15,18 +16,20 @@ import re
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django_ratelimit.core import _get_window
 
 from apps.audit.models import OutboxEvent
 from apps.common import clock
 from apps.identity.models import User
-from apps.identity.tests.factories import DEFAULT_PASSWORD, StudentFactory
+from apps.identity.tests.factories import DEFAULT_PASSWORD, AdminFactory, StudentFactory
 from apps.notifications.models import Notification, NotificationStatus
 from apps.notifications.tests.factories import aggregate_type_for, contract_payload
 from tests.process_helpers import (
@@ -162,6 +165,85 @@ def test_auth_rate_limit_is_one_budget_across_two_app_servers(redis_db, tmp_logs
         assert headers["retry-after"].isdigit() and 1 <= int(headers["retry-after"]) <= RATE_WINDOW_SECONDS
     assert set(User.objects.filter(email__in=emails).values_list("email", flat=True)) == set(emails[:5])
     # The counter really is in Redis (the servers' cache), not in either process.
+    assert redis_db.keys(f"scale-{tag}:1:rl:*"), redis_db.keys("*")
+
+
+LOGIN = "/api/v1/identity/auth/login"
+ADMIN_LOGIN = "/admin/login/"
+
+
+def _admin_login(port: int, email: str, password: str) -> tuple[int, dict, str]:
+    """A browser's staff login: GET the form for the CSRF cookie, POST it back with the token."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", ADMIN_LOGIN, headers={"Host": "127.0.0.1"})
+        page = conn.getresponse()
+        page.read()
+        cookies = [value for key, value in page.getheaders() if key.lower() == "set-cookie"]
+        csrf = next(c.split(";")[0].split("=", 1)[1] for c in cookies if c.startswith("csrftoken="))
+        body = urllib.parse.urlencode(
+            {"username": email, "password": password, "csrfmiddlewaretoken": csrf, "next": "/admin/"}
+        )
+        headers = {
+            "Host": "127.0.0.1",
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf}",
+        }
+        conn.request("POST", ADMIN_LOGIN, body=body, headers=headers)
+        response = conn.getresponse()
+        text = response.read().decode(errors="replace")
+        headers_out: dict = {}
+        for key, value in response.getheaders():
+            headers_out.setdefault(key.lower(), []).append(value)
+        return response.status, headers_out, text
+    finally:
+        conn.close()
+
+
+def _opens_session(headers: dict) -> bool:
+    return any(cookie.startswith("sessionid=") for cookie in headers.get("set-cookie", []))
+
+
+def test_staff_login_shares_the_api_login_budget_across_two_app_servers(redis_db, tmp_logs):
+    staff = AdminFactory(email="scale-staff@example.com")
+    # The servers hash with Django's default hashers (the tests' MD5 is not among them); few rounds keep it quick.
+    staff.password = PBKDF2PasswordHasher().encode(DEFAULT_PASSWORD, "scaleoutsalt", iterations=1000)
+    staff.save(update_fields=["password"])
+    for attempt in range(2):
+        redis_db.flushdb()
+        tag = uuid.uuid4().hex[:8]
+        window = _window_end()
+        with app_servers(2, logs=tmp_logs, cache_prefix=f"scale-{tag}") as (first, second):
+            # The right password works while there is budget left: attempt 1 of 10.
+            welcome = _admin_login(first, staff.email, DEFAULT_PASSWORD)
+            # Nine wrong guesses over both doors and both servers: no server alone saw ten.
+            guesses = [
+                _admin_login(second, staff.email, "wrong")[0],
+                _request(first, "POST", LOGIN, {"email": staff.email, "password": "wrong"})[0],
+                _admin_login(first, staff.email, "wrong")[0],
+                _request(second, "POST", LOGIN, {"email": staff.email, "password": "wrong"})[0],
+                _admin_login(second, staff.email, "wrong")[0],
+                _request(first, "POST", LOGIN, {"email": staff.email, "password": "wrong"})[0],
+                _admin_login(first, staff.email, "wrong")[0],
+                _request(second, "POST", LOGIN, {"email": staff.email, "password": "wrong"})[0],
+                _admin_login(second, staff.email, "wrong")[0],
+            ]
+            refused_admin = _admin_login(first, staff.email, DEFAULT_PASSWORD)
+            refused_api = _request(second, "POST", LOGIN, {"email": staff.email, "password": DEFAULT_PASSWORD})
+        if _window_end() != window:
+            assert attempt == 0, "rate-limit window rolled over twice"
+            continue
+        break
+    logs = {path.name: tail(path) for path in tmp_logs.iterdir()}
+    assert welcome[0] == 302 and _opens_session(welcome[1]), (welcome[0], logs)
+    assert guesses == [200, 401, 200, 401, 200, 401, 200, 401, 200], (guesses, logs)
+    status, headers, html = refused_admin
+    assert status == 429, (status, html[:500], logs)
+    assert headers["content-type"][0].startswith("text/html")
+    assert "Too many login attempts from your address" in html and 'id="login-form"' in html
+    assert not _opens_session(headers)
+    assert 1 <= int(headers["retry-after"][0]) <= RATE_WINDOW_SECONDS
+    assert refused_api[0] == 429 and refused_api[2]["error"]["code"] == "rate_limited", refused_api
     assert redis_db.keys(f"scale-{tag}:1:rl:*"), redis_db.keys("*")
 
 

@@ -62,6 +62,12 @@ class OutboxEvent(TimeStampedModel):
                 condition=models.Q(status="failed"),
             ),
             models.Index(fields=["event_type"], name="outbox_event_type_idx"),
+            # Retention (`prune_outbox_events`) walks processed events oldest first.
+            models.Index(
+                fields=["processed_at"],
+                name="outbox_processed_idx",
+                condition=models.Q(status="processed"),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -1,8 +1,9 @@
 """The audit-log and outbox writers every domain write calls inside its transaction."""
 
+from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, models, transaction
 
 from apps.audit.models import AuditLog, OutboxEvent
 from apps.common import clock
@@ -51,3 +52,61 @@ def audit_log_create(
         return audit_log_record(
             actor=actor, action=action, entity_type=entity_type, entity_id=entity_id, payload=payload
         )
+
+
+OUTBOX_PRUNE_BATCH_SIZE = 2000
+
+
+def _outbox_unlink(event_ids: list) -> None:
+    """Null every foreign key that points at these events, as each relation declares (SET_NULL).
+
+    Set-based, one UPDATE per relation, where Django's delete collector would
+    load every event and notification as objects first. A relation declared
+    any other way (CASCADE would delete users' records, PROTECT would make the
+    prune fail) stops the prune until someone decides what retention means
+    for it.
+    """
+    for relation in OutboxEvent._meta.related_objects:
+        if relation.on_delete is not models.SET_NULL:
+            raise RuntimeError(
+                f"{relation.related_model._meta.label}.{relation.field.name} must be SET_NULL "
+                "for outbox events to be pruned."
+            )
+        name = relation.field.name
+        relation.related_model._base_manager.filter(**{f"{name}__in": event_ids}).update(**{name: None})
+
+
+def outbox_events_prune(*, processed_before: datetime, batch_size: int = OUTBOX_PRUNE_BATCH_SIZE) -> int:
+    """Delete `processed` outbox events whose `processed_at` is before `processed_before`; return how many.
+
+    Retention for a table every domain write appends to. Pending and failed
+    events are never touched, whatever their age. Works in batches of
+    `batch_size` rows, one short transaction each, locking them with
+    `SKIP LOCKED`: a worker or another prune run is never kept waiting for
+    long, and two runs at once split the rows instead of queueing on them.
+    Records made from a pruned event stay and lose the link
+    (`Notification.outbox_event` is SET_NULL): they are the users' history.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    due = OutboxEvent.objects.filter(status=OutboxEvent.Status.PROCESSED, processed_at__lt=processed_before).order_by(
+        "processed_at", "pk"
+    )
+    lock = {"skip_locked": True} if connection.features.has_select_for_update_skip_locked else {}
+    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+    pk = OutboxEvent._meta.pk
+    pruned = 0
+    while True:
+        with transaction.atomic():
+            batch = list(due.select_for_update(**lock).values_list("pk", flat=True)[:batch_size])
+            if not batch:
+                return pruned
+            _outbox_unlink(batch)
+            # One statement for the batch (the ORM's delete would load each row as an object first).
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE {connection.ops.quote_name(pk.column)} IN "
+                    f"({', '.join(['%s'] * len(batch))})",
+                    [pk.get_db_prep_value(value, connection) for value in batch],
+                )
+                pruned += cursor.rowcount

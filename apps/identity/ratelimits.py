@@ -1,4 +1,4 @@
-"""Per-client-IP rate limits for the auth endpoints (SPEC §3, Identity).
+"""Per-client-IP rate limits for the auth endpoints (SPEC §3, Identity) and the admin's staff login (§8.6).
 
 Counters live in the Django cache (Redis in production, shared by every
 worker and host) through django-ratelimit. The client IP is the socket peer;

@@ -58,3 +58,34 @@ def test_staff_cancel_a_booking_through_the_admin_site(live_server, page, artifa
     assert booking.refund_returned is True  # staff cancels always return the lesson
     assert package.lessons_left == lessons_left + 1
     assert Booking.objects.filter(status=BookingStatus.CONFIRMED).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_login_past_the_limit_shows_the_login_page_with_the_reason(live_server, page, artifacts, monkeypatch):
+    import django_ratelimit.core
+
+    from apps.identity.tests.factories import DEFAULT_PASSWORD, AdminFactory
+    from apps.identity.tests.test_ratelimits import FrozenTime
+
+    # The server runs in this process: stop the clock so the 60 s window cannot roll over mid-test.
+    monkeypatch.setattr(django_ratelimit.core, "time", FrozenTime(1_800_000_030.0))
+    staff = AdminFactory(email="staff@example.com")
+
+    def log_in(password: str):
+        page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+        page.fill("input[name=username]", staff.email)
+        page.fill("input[name=password]", password)
+        with page.expect_navigation() as navigation:
+            page.click("input[type=submit]")
+        return navigation.value
+
+    for _ in range(10):
+        assert log_in("wrong-password").status == 200
+    response = log_in(DEFAULT_PASSWORD)
+    page.screenshot(path=str(artifacts / "admin-login-rate-limited.png"), full_page=True)
+
+    assert response.status == 429
+    assert "Too many login attempts from your address" in page.locator(".errornote").inner_text()
+    assert page.locator("#login-form input[name=password]").is_visible()
+    page.goto(f"{live_server.url}/admin/")
+    assert "/admin/login/" in page.url  # no session was opened
