@@ -5,10 +5,12 @@
 * Rows of one model are locked in primary-key order, and callers lock models in
   one global order (slot -> package -> booking -> lesson -> payment), so two
   requests never wait on each other in a cycle.
-* On PostgreSQL a short `lock_timeout` turns a stuck lock into a clean 409
-  instead of a hung request.
+* On PostgreSQL a short `lock_timeout` (DB_LOCK_TIMEOUT_MS, set on every
+  connection when it opens) turns a stuck lock into a clean 409 instead of a
+  hung request.
 """
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from apps.common.queries import one_or_none
@@ -21,10 +23,16 @@ def _require_transaction() -> None:
         raise RuntimeError("Row locks must be taken inside transaction.atomic().")
 
 
-def set_lock_timeout(milliseconds: int = LOCK_TIMEOUT_MS) -> None:
-    """Bound how long this transaction waits for any row lock (PostgreSQL only)."""
+def set_lock_timeout(milliseconds: int | None = None) -> None:
+    """Bound how long this transaction waits for any row lock (PostgreSQL only).
+
+    Every PostgreSQL connection already starts with `lock_timeout = DB_LOCK_TIMEOUT_MS`
+    (settings, at connect time), so asking for that costs nothing; another value is
+    set for this transaction only (`SET LOCAL`).
+    """
     _require_transaction()
-    if connection.vendor == "postgresql":
+    configured = getattr(settings, "DB_LOCK_TIMEOUT_MS", LOCK_TIMEOUT_MS)
+    if connection.vendor == "postgresql" and milliseconds is not None and milliseconds != configured:
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(milliseconds)}ms"])
 

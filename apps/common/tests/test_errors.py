@@ -293,3 +293,56 @@ def test_disallowed_host_is_400_envelope():
     client.raise_request_exception = False
 
     assert_envelope(client.get("/api/v1/identity/users/me"), 400, "validation_error")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_lock_wait_is_a_409_with_retry_after_and_changes_nothing(student, student_client):
+    """A row another transaction holds longer than lock_timeout: 409 conflict, never a hang or a 500."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    from apps.billing.tests.factories import PackageFactory
+    from apps.booking.models import Booking
+    from apps.booking.tests.factories import future_slot
+    from apps.scheduling.models import AvailabilitySlot
+
+    if connection.vendor != "postgresql":
+        pytest.skip("lock_timeout is PostgreSQL's")
+    package = PackageFactory(student=student)
+    slot = future_slot(hours=48)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_slot_row():
+        with transaction.atomic():
+            AvailabilitySlot.objects.select_for_update().get(pk=slot.pk)
+            locked.set()
+            release.wait(timeout=30)
+        connections.close_all()
+
+    holder = threading.Thread(target=hold_the_slot_row)
+    holder.start()
+    try:
+        assert locked.wait(timeout=10)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '200ms'")  # this connection only, instead of the 5 s default
+        response = student_client.post(
+            "/api/v1/booking/hold", {"slot_id": str(slot.pk), "package_id": str(package.pk)}, format="json"
+        )
+    finally:
+        release.set()
+        holder.join(timeout=30)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    error = assert_envelope(response, 409, "conflict")
+    assert error["message"] == "The resource is busy; retry shortly."
+    assert response["Retry-After"] == "1"
+    assert not Booking.objects.exists()
+
+
+def test_every_postgresql_connection_opens_with_the_lock_timeout(settings):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    assert f"lock_timeout={settings.DB_LOCK_TIMEOUT_MS}" in connection.settings_dict["OPTIONS"]["options"]
