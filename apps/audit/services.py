@@ -1,5 +1,7 @@
 """The audit-log and outbox writers every domain write calls inside its transaction."""
 
+import threading
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -16,17 +18,94 @@ def _require_transaction(what: str) -> None:
         raise RuntimeError(f"{what} must be written inside the domain write's transaction.atomic().")
 
 
+class _Records(threading.local):
+    """The audit and outbox rows of the innermost `recorded_atomic()` block of this thread, not yet written."""
+
+    def __init__(self):
+        self.rows: list[models.Model] | None = None
+
+
+_records = _Records()
+
+
+@contextmanager
+def recorded_atomic():
+    """`transaction.atomic()` whose audit-log and outbox rows are all written in one statement, just before it ends.
+
+    Inside it, `audit_log_record` and `outbox_event_add` queue their rows; when
+    the block ends normally they are inserted together (one multi-row INSERT per
+    table, both in one statement on PostgreSQL), still inside the transaction, so
+    the change and its records commit or roll back as one. A block that raises
+    writes none of its rows. Nested blocks share the outermost one's queue.
+    """
+    outer = _records.rows
+    mark = len(outer) if outer is not None else 0
+    with transaction.atomic():
+        if outer is None:
+            _records.rows = []
+        try:
+            yield
+            if outer is None:
+                _write_rows(_records.rows)
+        except BaseException:
+            if outer is not None:
+                del outer[mark:]  # rolled back to the inner block's savepoint: its rows go too
+            raise
+        finally:
+            if outer is None:
+                _records.rows = None
+
+
+def _queue_or_save(row: models.Model) -> models.Model:
+    if _records.rows is not None:
+        _records.rows.append(row)
+    else:
+        row.save(force_insert=True)
+    return row
+
+
+def _insert_statement(model: type[models.Model], rows: list[models.Model]) -> tuple[str, list]:
+    """`INSERT INTO table (columns) VALUES (...), (...)` for unsaved rows, with auto_now stamps filled in."""
+    fields = list(model._meta.concrete_fields)
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    params: list = []
+    for row in rows:
+        params.extend(field.get_db_prep_save(field.pre_save(row, add=True), connection) for field in fields)
+    values = ", ".join("(" + ", ".join(["%s"] * len(fields)) + ")" for _ in rows)
+    return f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) VALUES {values}", params
+
+
+def _write_rows(rows: list[models.Model]) -> None:
+    statements = [
+        _insert_statement(model, batch)
+        for model in (OutboxEvent, AuditLog)
+        if (batch := [row for row in rows if type(row) is model])
+    ]
+    if not statements:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and len(statements) == 2:
+            # Data-modifying CTE: both tables in one round trip.
+            (outbox_sql, outbox_params), (audit_sql, audit_params) = statements
+            cursor.execute(f"WITH outbox AS ({outbox_sql}) {audit_sql}", [*outbox_params, *audit_params])
+        else:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+
+
 def audit_log_record(
     *, actor, action: str, entity_type: str, entity_id=None, payload: dict[str, Any] | None = None
 ) -> AuditLog:
     """Record who did what; call inside the transaction of the change itself."""
     _require_transaction("An audit log")
-    return AuditLog.objects.create(
-        actor=actor if getattr(actor, "pk", None) else None,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        payload=payload or {},
+    return _queue_or_save(
+        AuditLog(
+            actor=actor if getattr(actor, "pk", None) else None,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            payload=payload or {},
+        )
     )
 
 
@@ -35,12 +114,14 @@ def outbox_event_add(
 ) -> OutboxEvent:
     """Queue a domain event for the worker; call inside the transaction of the change."""
     _require_transaction("An outbox event")
-    return OutboxEvent.objects.create(
-        aggregate_type=aggregate_type,
-        aggregate_id=aggregate_id,
-        event_type=event_type,
-        payload=payload or {},
-        occurred_at=clock.now(),
+    return _queue_or_save(
+        OutboxEvent(
+            aggregate_type=aggregate_type,
+            aggregate_id=aggregate_id,
+            event_type=event_type,
+            payload=payload or {},
+            occurred_at=clock.now(),
+        )
     )
 
 

@@ -59,10 +59,17 @@ def package_lock(*, package_id) -> LessonPackage | None:
 
 
 def _apply_counters(package: LessonPackage, **deltas: int) -> LessonPackage:
+    """Move the counters in the database (its check constraint has the last word), and on the locked row we hold.
+
+    The caller holds the row lock, so the new values are known without reading them back.
+    """
+    now = clock.now()
     LessonPackage.objects.filter(pk=package.pk).update(
-        updated_at=clock.now(), **{field: F(field) + delta for field, delta in deltas.items()}
+        updated_at=now, **{field: F(field) + delta for field, delta in deltas.items()}
     )
-    package.refresh_from_db(fields=["lessons_left", "lessons_reserved", "updated_at"])
+    for field, delta in deltas.items():
+        setattr(package, field, getattr(package, field) + delta)
+    package.updated_at = now
     return package
 
 

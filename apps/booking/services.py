@@ -4,7 +4,8 @@ A booking is born as a `hold` on an open slot, paid from a package that
 reserves one lesson for it; the hold becomes `confirmed` (the lesson is spent,
 the slot booked, a lesson scheduled), or ends `canceled` or `expired`.
 
-Concurrency: each service runs in one `transaction.atomic()` with a bounded
+Concurrency: each service runs in one transaction (`recorded_atomic()`: its
+audit and outbox rows are written in one statement at its end) with a bounded
 lock wait and locks rows in the global order slot -> package -> booking ->
 lesson. A booking's slot and package never change, so services first read the
 booking unlocked to learn them, then lock slot, package and booking, and only
@@ -17,9 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
-from apps.audit.services import audit_log_record, outbox_event_add
+from apps.audit.services import audit_log_record, outbox_event_add, recorded_atomic
 from apps.billing.models import LessonPackage
 from apps.billing.services import (
     package_consume_lesson,
@@ -48,7 +49,6 @@ from apps.booking.errors import (
 from apps.booking.models import Booking, BookingStatus
 from apps.booking.selectors import booking_can_access, booking_lock, booking_successor
 from apps.common import clock
-from apps.common.locking import set_lock_timeout
 from apps.common.queries import one_or_none
 from apps.lessons.errors import (
     BookingNotConfirmedForLesson,
@@ -162,16 +162,16 @@ def _hold_locked(
     if package.lessons_left - package.lessons_reserved <= 0:
         raise PackageExhausted()
     try:
-        with transaction.atomic():
-            booking = Booking.objects.create(
-                slot=slot,
-                student=student,
-                teacher_id=slot.teacher_id,
-                package=package,
-                status=BookingStatus.HOLD,
-                hold_expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
-                rescheduled_from_booking=rescheduled_from,
-            )
+        # No savepoint: if the constraint refuses the row, the whole transaction is rolled back anyway.
+        booking = Booking.objects.create(
+            slot=slot,
+            student=student,
+            teacher_id=slot.teacher_id,
+            package=package,
+            status=BookingStatus.HOLD,
+            hold_expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
+            rescheduled_from_booking=rescheduled_from,
+        )
     except IntegrityError:
         # bookings_one_active_per_slot: someone holds this slot already.
         raise SlotNotAvailable()
@@ -259,8 +259,7 @@ def booking_hold(*, student, slot_id, package_id) -> Booking:
     """
     if not student.is_student:
         raise OnlyStudentsHold()
-    with transaction.atomic():
-        set_lock_timeout()
+    with recorded_atomic():
         slot = slot_lock(slot_id=slot_id)
         if slot is None:
             raise SlotNotFound()
@@ -283,8 +282,7 @@ def booking_confirm(*, actor, booking_id) -> Booking:
     if not booking_can_access(user=actor, booking=booking):
         raise BookingAccessDenied()
     hold_expired = False
-    with transaction.atomic():
-        set_lock_timeout()
+    with recorded_atomic():
         booking, slot, package = _lock_booking_rows(booking)
         if booking.status == BookingStatus.CONFIRMED:
             return booking
@@ -314,8 +312,7 @@ def booking_cancel(*, actor, booking_id, reason: str | None = None) -> Booking:
     booking = _booking_read(booking_id)
     if not booking_can_access(user=actor, booking=booking):
         raise BookingAccessDenied()
-    with transaction.atomic():
-        set_lock_timeout()
+    with recorded_atomic():
         booking, slot, package = _lock_booking_rows(booking)
         if booking.status == BookingStatus.CANCELED:
             return booking
@@ -342,8 +339,7 @@ def booking_reschedule(*, actor, booking_id, new_slot_id) -> Booking:
     successor = booking_successor(booking_id=booking.pk)
     if successor is not None:
         return successor
-    with transaction.atomic():
-        set_lock_timeout()
+    with recorded_atomic():
         # Both slots first, in primary-key order, then package, then booking.
         slots = {slot_id: slot_lock(slot_id=slot_id) for slot_id in sorted({booking.slot_id, new_slot_id})}
         package = package_lock(package_id=booking.package_id)
@@ -396,8 +392,7 @@ def booking_holds_expire(*, actor=None) -> int:
     )
     expired = 0
     for booking_id, slot_id, package_id in stale:
-        with transaction.atomic():
-            set_lock_timeout()
+        with recorded_atomic():
             slot = slot_lock(slot_id=slot_id, skip_locked=True)
             if slot is None:
                 continue  # busy: a confirm/cancel or another sweep is on it
@@ -422,8 +417,7 @@ def booking_lesson_create(*, actor, booking_id, topic: str | None = None, notes:
     booking = one_or_none(Booking.objects.filter(pk=booking_id))
     if booking is None:
         raise LessonBookingNotFound()
-    with transaction.atomic():
-        set_lock_timeout()
+    with recorded_atomic():
         slot = slot_lock(slot_id=booking.slot_id)
         booking = booking_lock(booking_id=booking.pk)
         if booking.status != BookingStatus.CONFIRMED:
@@ -431,9 +425,8 @@ def booking_lesson_create(*, actor, booking_id, topic: str | None = None, notes:
         if lesson_exists_for_booking(booking_id=booking.pk):
             raise LessonAlreadyExists()
         try:
-            with transaction.atomic():
-                lesson = _lesson_for(booking, slot, topic=topic, notes=notes)
-        except IntegrityError:
+            lesson = _lesson_for(booking, slot, topic=topic, notes=notes)
+        except IntegrityError:  # lost the race to the unique constraint: the whole transaction rolls back
             raise LessonAlreadyExists()
         audit_log_record(
             actor=actor,
