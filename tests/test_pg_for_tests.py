@@ -80,7 +80,9 @@ def test_nothing_answering_gets_a_throwaway_server_with_btree_gist_gone_afterwar
 
 
 def test_a_server_that_answers_is_used_as_it_is(tmp_path):
-    url = os.environ["DATABASE_URL"]  # this run's own server answers
+    url = os.environ.get("DATABASE_URL", "")  # this run's own server answers
+    if not url.startswith(("postgres://", "postgresql://")):
+        pytest.skip("needs this run's DATABASE_URL to name a PostgreSQL server")
     process, report = _runner(tmp_path, database_url=url)
     output, _ = process.communicate(timeout=120)
 
