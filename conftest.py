@@ -1,6 +1,8 @@
-"""Fixtures every app's tests share: an API client, users by role, a movable clock."""
+"""Fixtures every app's tests share: an API client, users by role, a movable clock, the test Redis."""
 
+import os
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.core.cache import cache
@@ -116,3 +118,23 @@ class MovableClock:
 @pytest.fixture
 def clock(monkeypatch) -> MovableClock:
     return MovableClock(monkeypatch)
+
+
+@pytest.fixture
+def redis_url():
+    """`redis_url(db)`: that database on the Redis server the tests may use; skips the test when none answers.
+
+    The server is TEST_REDIS_URL, else REDIS_URL, else redis://127.0.0.1:6379. Only the tests that need
+    Redis itself ask for it; the suite's own cache is local memory unless REDIS_URL says otherwise.
+    """
+    server = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379"
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(server, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"needs Redis: none answers at {server} ({exc}); start one or set TEST_REDIS_URL")
+    finally:
+        client.close()
+    parts = urlsplit(server)
+    return lambda db: urlunsplit(parts._replace(path=f"/{db}"))
