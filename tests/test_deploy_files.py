@@ -1,6 +1,7 @@
 """Docker cannot run here, so the deploy files are checked by reading them."""
 
 import re
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -21,6 +22,25 @@ def test_compose_has_the_production_services():
     assert services["migrate"]["command"][-2:] == ["migrate", "--noinput"]
     scheduler = " ".join(services["scheduler"]["command"])
     assert "expire_booking_holds" in scheduler and "expire_packages" in scheduler
+    assert "send_lesson_reminders" in scheduler
+
+
+def test_the_scheduler_loop_is_valid_shell_once_compose_has_interpolated_it(tmp_path):
+    """`$$` becomes `$`; the loop runs each command on its beat (expiry every minute, reminders every fifth)."""
+    script = _compose()["services"]["scheduler"]["command"][-1].replace("$$", "$")
+    fake = tmp_path / "python"
+    fake.write_text('#!/bin/sh\necho "$2" >> "$(dirname "$0")/calls"\n')
+    fake.chmod(0o755)
+    # Ten beats: `sleep` is a no-op that stops the loop after its tenth call.
+    sleep = tmp_path / "sleep"
+    sleep.write_text(
+        '#!/bin/sh\necho . >> "$(dirname "$0")/beats"; [ "$(wc -l < "$(dirname "$0")/beats")" -lt 10 ] || kill $PPID\n'
+    )
+    sleep.chmod(0o755)
+    subprocess.run(["sh", "-c", script], env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, timeout=30, check=False)
+    calls = (tmp_path / "calls").read_text().split()
+    assert calls.count("expire_booking_holds") == calls.count("expire_packages") == 10
+    assert calls.count("send_lesson_reminders") == 2  # beats 0 and 5
 
 
 def test_compose_app_env_points_at_postgres_and_redis_in_production_mode():

@@ -189,7 +189,9 @@ def lesson_reminders_queue(*, hours: int | None = None) -> int:
     One transaction, a constant number of statements whatever the count: the
     due lessons are read and row-locked in one SELECT (a lesson another
     transaction holds, e.g. one being canceled, is skipped and picked up by
-    the next run if it is still due), their `lesson_reminders` rows inserted
+    the next run if it is still due; NO KEY UPDATE, which a cancel's or another
+    copy's lock excludes but a foreign-key check of a row pointing at the
+    lesson does not, so a reminder insert never deadlocks against one), their `lesson_reminders` rows inserted
     in one INSERT ... ON CONFLICT DO NOTHING, and the events and audit rows
     of the rows that were really inserted in one INSERT each. The status is
     read under the row lock, so a lesson canceled before we locked it is not
@@ -203,7 +205,7 @@ def lesson_reminders_queue(*, hours: int | None = None) -> int:
         set_lock_timeout()
         now = clock.now()
         due = list(
-            Lesson.objects.select_for_update(skip_locked=True)
+            Lesson.objects.select_for_update(skip_locked=True, no_key=True)
             .filter(
                 status=LessonStatus.SCHEDULED,
                 scheduled_start_at__gt=now,

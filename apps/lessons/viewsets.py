@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 
@@ -79,7 +79,20 @@ class CalendarIcsViewSet(ApiViewSet):
     @endpoint(
         "get",
         "<slug:token>.ics",
-        responses={(200, "text/calendar"): OpenApiResponse(OpenApiTypes.STR, description="RFC 5545 iCalendar")},
+        parameters=[
+            OpenApiParameter(
+                "token",
+                str,
+                OpenApiParameter.PATH,
+                required=True,
+                pattern=r"^[-A-Za-z0-9_]+$",
+                description="The feed's secret, from `GET /calendar/feed`.",
+            )
+        ],
+        responses={
+            (200, "text/calendar"): OpenApiResponse(OpenApiTypes.STR, description="The calendar (RFC 5545)."),
+            304: OpenApiResponse(description="Not modified since the ETag sent in If-None-Match."),
+        },
     )
     def ics(self, request, token):
         """The calendar of the feed's owner (no login): their lessons from 30 days back on, as iCalendar."""

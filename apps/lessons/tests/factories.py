@@ -19,12 +19,17 @@ def make_lesson(**kwargs) -> Lesson:
 
 
 def bulk_scheduled_lessons(
-    count: int, *, first_start_in: timedelta = timedelta(hours=1), student=None, teacher=None
+    count: int,
+    *,
+    first_start_in: timedelta = timedelta(hours=1),
+    length: timedelta = LESSON_SPACING,
+    student=None,
+    teacher=None,
 ) -> list[Lesson]:
     """`count` scheduled lessons as raw rows (slot booked, booking confirmed, lesson), a few INSERTs in all.
 
     For volume and query-count tests, where the services' effects do not matter. The lessons are
-    ten minutes long and back to back from `first_start_in` after the (movable) clock.
+    `length` long (ten minutes) and back to back from `first_start_in` after the (movable) clock.
     """
     student = student or StudentFactory()
     teacher = teacher or TeacherFactory()
@@ -33,8 +38,8 @@ def bulk_scheduled_lessons(
     slots = AvailabilitySlot.objects.bulk_create(
         AvailabilitySlot(
             teacher=teacher,
-            start_at=first + i * LESSON_SPACING,
-            end_at=first + (i + 1) * LESSON_SPACING,
+            start_at=first + i * length,
+            end_at=first + (i + 1) * length,
             status=SlotStatus.BOOKED,
         )
         for i in range(count)
