@@ -35,6 +35,8 @@ def _events(api_client, path) -> dict:
     response = api_client.get(path)
     assert response.status_code == 200, response.content
     assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    assert response.content.startswith(b"BEGIN:VCALENDAR\r\n") and response.content.endswith(b"END:VCALENDAR\r\n")
+    assert b"\n" not in response.content.replace(b"\r\n", b"")  # RFC 5545: every line ends CRLF
     calendar = Calendar.from_ical(response.content)
     assert (str(calendar["VERSION"]), str(calendar["PRODID"])) == ("2.0", "-//GuitarOnline//Lesson calendar//EN")
     return {str(event["UID"]): event for event in calendar.walk("VEVENT")}
