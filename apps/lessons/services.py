@@ -186,19 +186,23 @@ def lesson_update(*, actor, lesson_id, data: dict[str, Any]) -> Lesson:
 def lesson_reminders_queue(*, hours: int | None = None) -> int:
     """Queue one `lesson.reminder` outbox event per scheduled lesson starting within `hours` (LESSON_REMINDER_HOURS).
 
-    One transaction, a constant number of statements whatever the count: the
-    due lessons are read and row-locked in one SELECT (a lesson another
-    transaction holds, e.g. one being canceled, is skipped and picked up by
-    the next run if it is still due; NO KEY UPDATE, which a cancel's or another
-    copy's lock excludes but a foreign-key check of a row pointing at the
-    lesson does not, so a reminder insert never deadlocks against one), their `lesson_reminders` rows inserted
-    in one INSERT ... ON CONFLICT DO NOTHING, and the events and audit rows
-    of the rows that were really inserted in one INSERT each. The status is
-    read under the row lock, so a lesson canceled before we locked it is not
-    selected, and one canceled after waits for our commit. The unique
-    `lesson_reminders.lesson_id` makes a second reminder impossible, even when
-    another copy of the command inserted it between our SELECT and our
-    INSERT. Returns how many reminders this call queued.
+    One transaction, a constant number of statements whatever the count:
+
+    1. the due lessons (scheduled, not started, no reminder yet) are read and
+       row-locked in one SELECT ... FOR NO KEY UPDATE SKIP LOCKED. A lesson
+       another transaction holds (one being canceled, or taken by another
+       copy) is skipped and looked at again by the next run. The status is
+       read under the lock: a lesson canceled before is not selected, one
+       canceled after waits for our commit. (NO KEY UPDATE: excluded by a
+       cancel's or another copy's lock, but not by the foreign-key check of a
+       row pointing at the lesson, so a reminder insert cannot deadlock on one.)
+    2. their `lesson_reminders` rows go in with one INSERT ... ON CONFLICT DO
+       NOTHING. The unique `lesson_id` makes a second reminder impossible,
+       even when another copy committed one between our SELECT and our INSERT;
+    3. the rows that really went in get their outbox events and audit rows,
+       one INSERT each.
+
+    Returns how many reminders this call queued.
     """
     hours = settings.LESSON_REMINDER_HOURS if hours is None else hours
     with transaction.atomic():
