@@ -247,6 +247,8 @@ SPECTACULAR_SETTINGS = {
 # --- Domain settings ----------------------------------------------------------------------
 BOOKING_HOLD_MINUTES = env.int("BOOKING_HOLD_MINUTES", default=10)
 BOOKING_REFUND_WINDOW_HOURS = env.int("BOOKING_REFUND_WINDOW_HOURS", default=24)
+# send_lesson_reminders: a scheduled lesson starting within this many hours gets its one reminder.
+LESSON_REMINDER_HOURS = env.int("LESSON_REMINDER_HOURS", default=24)
 
 AUTH_RATE_LIMIT_WINDOW_SECONDS = env.int("AUTH_RATE_LIMIT_WINDOW_SECONDS", default=60)
 AUTH_RATE_LIMIT_REGISTER_REQUESTS = env.int("AUTH_RATE_LIMIT_REGISTER_REQUESTS", default=5)

@@ -4,6 +4,12 @@ The matrix is generated from the URL conf: a new `<uuid:...>` route without an
 entry in OBJECT_ROUTES fails `test_every_object_route_is_in_the_matrix`, so a
 new endpoint cannot be forgotten. Each refusal is checked to change nothing
 in any table.
+
+A path parameter that is not a uuid is a secret (SECRET_ROUTES): the calendar
+feed's `<slug:token>.ics` is public by design (calendar apps cannot log in), the
+token being the only credential; whoever asks without the current token gets
+404 and nothing changes. `GET /calendar/feed` and its rotate take no id: they
+only ever touch the caller's own feed.
 """
 
 from dataclasses import dataclass
@@ -18,6 +24,7 @@ from apps.booking.tests.factories import future_slot, make_confirmed
 from apps.common import clock
 from apps.identity.tests.factories import StudentFactory, TeacherFactory
 from apps.lessons.models import Lesson
+from apps.lessons.services import calendar_feed_get_or_create, calendar_feed_rotate
 from apps.notifications.tests.factories import NotificationFactory
 from apps.teachers.tests.factories import TeacherProfileFactory
 
@@ -33,10 +40,12 @@ TABLES = [
     "audit_logs",
     "outbox_events",
     "admin_actions",
+    "calendar_feeds",
+    "lesson_reminders",
 ]
 
 
-def _object_routes() -> set[str]:
+def _api_routes() -> set[str]:
     def walk(patterns, prefix=""):
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
@@ -44,7 +53,11 @@ def _object_routes() -> set[str]:
             else:
                 yield prefix + str(pattern.pattern)
 
-    return {route for route in walk(get_resolver().url_patterns) if route.startswith("api/v1/") and "<uuid:" in route}
+    return {route for route in walk(get_resolver().url_patterns) if route.startswith("api/v1/")}
+
+
+def _object_routes() -> set[str]:
+    return {route for route in _api_routes() if "<uuid:" in route}
 
 
 @dataclass
@@ -155,4 +168,33 @@ def test_intruders_are_refused_and_nothing_changes(route, method, intruder, clie
     expected = {404} if (route, method) in PUBLIC_READS else REFUSED[intruder]
     assert response.status_code in expected, response.content
     assert response.json()["error"]["code"] in {"not_authenticated", "forbidden", "not_found"}
+    assert _fingerprint() == before
+
+
+# --- secrets in the path: public by design, the secret is the credential ------------------------------
+
+SECRET_ROUTES = {"api/v1/calendar/<slug:token>.ics"}
+
+
+def test_every_other_path_parameter_is_a_secret_route():
+    assert {route for route in _api_routes() if "<" in route} - _object_routes() == SECRET_ROUTES
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("caller", ["anonymous", "other_student", "other_teacher", "owner_student"])
+def test_a_calendar_feed_answers_its_current_token_only_whoever_asks(caller, client_for):
+    world = build_world()
+    rotated_out = calendar_feed_get_or_create(user=world.owner_student).token
+    token = calendar_feed_rotate(user=world.owner_student).token
+    client = client_for(None if caller == "anonymous" else getattr(world, caller))
+    before = _fingerprint()
+
+    for wrong in (rotated_out, "x" * 43, token[:-1]):
+        response = client.get(f"/api/v1/calendar/{wrong}.ics")
+        assert response.status_code == 404, response.content
+        assert response.json()["error"]["code"] == "not_found"
+    # Public by design: the current token opens the owner's calendar to anyone holding it.
+    response = client.get(f"/api/v1/calendar/{token}.ics")
+    assert response.status_code == 200
+    assert f"lesson-{world.ids['lesson_id']}@guitaronline".encode() in response.content
     assert _fingerprint() == before

@@ -1,6 +1,7 @@
 """Docker cannot run here, so the deploy files are checked by reading them."""
 
 import re
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -19,21 +20,31 @@ def test_compose_has_the_production_services():
     assert {"app", "worker", "migrate", "scheduler"} <= set(services)
     assert services["worker"]["command"] == ["python", "manage.py", "run_outbox_worker", "--loop"]
     assert services["migrate"]["command"][-2:] == ["migrate", "--noinput"]
-    scheduler = " ".join(services["scheduler"]["command"])
-    assert "expire_booking_holds" in scheduler and "expire_packages" in scheduler
-    assert "compact_kpi_counters" in scheduler
-    assert "prune_outbox_events --older-than-days 30" in scheduler
+    assert services["scheduler"]["command"] == ["sh", "deploy/scheduler.sh"]
 
 
-def test_scheduler_script_runs_in_a_shell():
-    """The scheduler's loop is valid sh once compose has turned `$$` into `$` (checked with `sh -n`)."""
-    import subprocess
-
-    command = _compose()["services"]["scheduler"]["command"]
-    assert command[:2] == ["sh", "-c"]
-    script = command[2].replace("$$", "$")
-    assert "$(date -u +%F)" in script
-    assert subprocess.run(["sh", "-n", "-c", script], capture_output=True).returncode == 0
+def test_the_scheduler_runs_each_command_on_its_beat(tmp_path):
+    """deploy/scheduler.sh: expiry and the KPI fold every minute, reminders every fifth, retention once a day."""
+    fake = tmp_path / "python"
+    fake.write_text('#!/bin/sh\necho "$2" >> "$(dirname "$0")/calls"\n')
+    fake.chmod(0o755)
+    # Ten beats: `sleep` is a no-op that stops the loop after its tenth call.
+    sleep = tmp_path / "sleep"
+    sleep.write_text(
+        '#!/bin/sh\necho . >> "$(dirname "$0")/beats"; [ "$(wc -l < "$(dirname "$0")/beats")" -lt 10 ] || kill $PPID\n'
+    )
+    sleep.chmod(0o755)
+    subprocess.run(
+        ["sh", str(ROOT / "deploy" / "scheduler.sh")],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+        timeout=30,
+        check=False,
+    )
+    calls = (tmp_path / "calls").read_text().split()
+    every_minute = ("expire_booking_holds", "expire_packages", "compact_kpi_counters")
+    assert [calls.count(name) for name in every_minute] == [10, 10, 10]
+    assert calls.count("send_lesson_reminders") == 2  # beats 0 and 5
+    assert calls.count("prune_outbox_events") == 1  # one UTC day
 
 
 def test_compose_app_env_points_at_postgres_and_redis_in_production_mode():

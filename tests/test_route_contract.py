@@ -65,7 +65,12 @@ SECTION_3_ROUTES = {
     ("GET", "/api/v1/audit/outbox/pending"),
 }
 
-SECTION_8_ROUTES: set[tuple[str, str]] = set()
+SECTION_8_ROUTES: set[tuple[str, str]] = {
+    # §8.5 Calendar (`{token}.ics` is written `{id}.ics`: every path parameter is `{id}` here)
+    ("GET", "/api/v1/calendar/feed"),
+    ("POST", "/api/v1/calendar/feed/rotate"),
+    ("GET", "/api/v1/calendar/{id}.ics"),
+}
 
 SPEC_ROUTES = SECTION_3_ROUTES | SECTION_8_ROUTES
 

@@ -46,6 +46,7 @@ from apps.billing.tests.factories import PackageFactory, PaymentFactory
 from apps.booking.tests.factories import future_slot, make_confirmed, make_hold
 from apps.identity.tests.factories import DEFAULT_PASSWORD, AdminFactory, StudentFactory, TeacherFactory
 from apps.lessons.models import Lesson
+from apps.lessons.services import calendar_feed_get_or_create
 from apps.notifications.tests.factories import NotificationFactory
 from apps.teachers.tests.factories import TeacherProfileFactory
 from conftest import bearer_for
@@ -158,6 +159,8 @@ def world(db, _in_process_requests):
         "email": [student.email],
         "password": [DEFAULT_PASSWORD],
         "refresh_token": [str(RefreshToken.for_user(student))],
+        # The calendar feed's secret (`/calendar/{token}.ics`), so the feed itself gets fetched and checked.
+        "token": [calendar_feed_get_or_create(user=student).token],
     }
     users = {"admin": admin, "student": student, "teacher": teacher, "anonymous": None}
     return {"users": users, "ids": ids, "responses": [], "cases": itertools.count()}

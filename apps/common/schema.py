@@ -1,8 +1,11 @@
 """drf-spectacular: operation ids from the path, and the error envelope on every operation."""
 
+import re
+
 from drf_spectacular.openapi import AutoSchema
 
 API_PREFIX = "/api/v1/"
+_PARAMETER = re.compile(r"\{\w+\}")
 # Actions DRF's router maps by name (GET/POST on the collection, GET/PATCH on an item).
 STANDARD_ACTIONS = frozenset({"list", "create", "retrieve", "partial_update"})
 
@@ -10,14 +13,16 @@ STANDARD_ACTIONS = frozenset({"list", "create", "retrieve", "partial_update"})
 class ApiAutoSchema(AutoSchema):
     """Operation ids read as the path: `POST /booking/{id}/confirm` is `booking_confirm`.
 
-    The path's words without its parameters, then the action for the standard
+    The path's words without its parameters (what a segment holds besides
+    one stays: `/calendar/{token}.ics` is `calendar_ics`), then the action for the standard
     ones (`teachers_profiles_list`, `lessons_partial_update`) and `_list` for
     another action answering a page (`booking_my_list`). An action that must keep
     another id says `operation_id=` in its `@endpoint`.
     """
 
     def get_operation_id(self) -> str:
-        words = [word for word in self.path.removeprefix(API_PREFIX).split("/") if word and word[0] != "{"]
+        segments = (_PARAMETER.sub("", segment).strip(".") for segment in self.path.removeprefix(API_PREFIX).split("/"))
+        words = [word for word in segments if word]
         action = getattr(self.view, "action", None)
         spec = getattr(getattr(self.view, action, None), "endpoint", None) if action else None
         if action in STANDARD_ACTIONS:

@@ -29,6 +29,7 @@ from functools import wraps
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpResponseBase
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status as http_status
 from rest_framework.decorators import action
@@ -154,7 +155,7 @@ def _build_action(viewset: type, name: str, function: Callable, spec: Endpoint) 
         if spec.query is not None:
             kwargs["query"] = _validated(spec.query, _given_query_params(request))
         result = function(self, request, *args, **kwargs)
-        if isinstance(result, Response):
+        if isinstance(result, HttpResponseBase):  # a finished answer (a DRF Response, or e.g. a text/calendar body)
             return result
         if result is None:
             return Response(status=spec.status)

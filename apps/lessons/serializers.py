@@ -42,3 +42,9 @@ class LessonUpdateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=LessonStatus.choices, required=False)
     topic = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=TOPIC_MAX_LENGTH)
     notes = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=NOTES_MAX_LENGTH)
+
+
+class CalendarFeedSerializer(serializers.Serializer):
+    """`{url}`: the secret address of the caller's calendar feed (anyone holding it can read the calendar)."""
+
+    url = serializers.URLField(read_only=True)

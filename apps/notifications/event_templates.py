@@ -87,6 +87,11 @@ EVENT_TEMPLATES: dict[str, EventTemplate] = {
         title="Lesson canceled: {scheduled_start_at_display}",
         body="The lesson scheduled for {scheduled_start_at_display} was canceled.",
     ),
+    "lesson.reminder": EventTemplate(
+        recipients=STUDENT_AND_TEACHER,
+        title="Reminder: lesson at {scheduled_start_at_display}",
+        body="Your guitar lesson runs from {scheduled_start_at_display} to {scheduled_end_at_display}. See you there!",
+    ),
     "billing.package.created": EventTemplate(
         recipients=STUDENT,
         title="New lesson package: {lessons_total} lessons",

@@ -25,6 +25,7 @@ EXPECTED_RECIPIENTS = {
     "booking.hold.expired": {"student"},
     "lesson.created": {"student", "teacher"},
     "lesson.canceled": {"student", "teacher"},
+    "lesson.reminder": {"student", "teacher"},
     "billing.package.created": {"student"},
     "billing.package.expired": {"student"},
     "billing.payment.created": set(),
