@@ -5,3 +5,8 @@ class CommonConfig(AppConfig):
     name = "apps.common"
     label = "common"
     verbose_name = "Shared plumbing"
+
+    def ready(self):
+        from apps.common.request_ids import install_log_record_factory
+
+        install_log_record_factory()
