@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from apps.admin_ops.metrics import metrics
 from apps.common import views as service_views
 
 api_v1 = [
@@ -19,8 +20,10 @@ api_v1 = [
 urlpatterns = [
     path("health", service_views.health, name="health"),
     path("ready", service_views.ready, name="ready"),
+    path("metrics", metrics, name="metrics"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The split view serves Swagger UI's start-up script from a URL: no inline script for the CSP to allow.
+    path("docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

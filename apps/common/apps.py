@@ -1,3 +1,5 @@
+import logging
+
 from django.apps import AppConfig
 
 
@@ -10,3 +12,5 @@ class CommonConfig(AppConfig):
         from apps.common.request_ids import install_log_record_factory
 
         install_log_record_factory()
+        # Python warnings become log lines (logger `py.warnings`), in LOG_FORMAT like every other line.
+        logging.captureWarnings(True)
