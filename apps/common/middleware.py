@@ -121,7 +121,7 @@ class StaticPolicyCSPMiddleware(CSPMiddleware):
     def process_response(self, request, response):
         if (
             self._static_header is None
-            or settings.DEBUG
+            or (settings.DEBUG and response.status_code in (404, 500))  # django-csp leaves debug pages alone
             or getattr(request, "_csp_nonce", None) is not None
             or CSP_HEADER in response
             or any(hasattr(response, name) for name in self._OVERRIDES)
