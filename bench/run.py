@@ -114,6 +114,8 @@ class Server:
             "-m",
             "gunicorn",
             "guitaronline.wsgi:application",
+            "--config",
+            "gunicorn.conf.py",
             "--bind",
             f"{HOST}:{PORT}",
             "--workers",

@@ -42,6 +42,11 @@ _ERROR_STATUSES = {
     "429": "Rate limited",
     "500": "Internal error",
 }
+# Only where a body is taken (apps.common.middleware.JsonBodyMiddleware).
+_BODY_ERROR_STATUSES = {
+    "413": "Request body larger than DATA_UPLOAD_MAX_MEMORY_SIZE",
+    "415": "Request body is not application/json",
+}
 
 
 def add_error_responses(result, generator, request, public):
@@ -50,7 +55,8 @@ def add_error_responses(result, generator, request, public):
         for operation in path_item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            for status_code, description in _ERROR_STATUSES.items():
+            statuses = {**_ERROR_STATUSES, **(_BODY_ERROR_STATUSES if "requestBody" in operation else {})}
+            for status_code, description in statuses.items():
                 operation["responses"].setdefault(
                     status_code, {"description": description, "content": {"application/json": {"schema": ref}}}
                 )

@@ -23,6 +23,12 @@ def test_swagger_ui_lists_operations_without_leaving_localhost(live_server, page
     ]
     assert requested, "the page made no requests at all"
     assert outside == [], f"requests left the machine: {outside}"
+    # The Content-Security-Policy is on, and Swagger UI works inside it.
+    response = page.request.get(f"{live_server.url}/docs")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    page.locator(".opblock-summary-path", has_text="/api/v1/booking/hold").first.click()
+    page.wait_for_selector(".opblock-body", timeout=10_000)
+    assert page.csp_violations() == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -51,6 +57,8 @@ def test_staff_cancel_a_booking_through_the_admin_site(live_server, page, artifa
     page.click("button[name=index]")
     page.wait_for_selector("ul.messagelist")
     page.screenshot(path=str(artifacts / "admin-bookings-canceled.png"), full_page=True)
+
+    assert page.csp_violations() == []
 
     booking.refresh_from_db()
     package.refresh_from_db()
