@@ -65,7 +65,15 @@ SECTION_3_ROUTES = {
     ("GET", "/api/v1/audit/outbox/pending"),
 }
 
-SECTION_8_ROUTES: set[tuple[str, str]] = set()
+SECTION_8_ROUTES: set[tuple[str, str]] = {
+    # 8.2 Teachers
+    ("POST", "/api/v1/admin/teachers/{id}/disable"),
+    # 8.3 Weekly schedules and slots
+    ("POST", "/api/v1/scheduling/slots/{id}/cancel"),
+    ("GET", "/api/v1/scheduling/slots/my"),
+    # 8.4 Billing and sales
+    ("POST", "/api/v1/billing/packages/{id}/cancel"),
+}
 
 SPEC_ROUTES = SECTION_3_ROUTES | SECTION_8_ROUTES
 

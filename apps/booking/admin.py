@@ -1,11 +1,18 @@
-"""Django admin for bookings: read-only rows; state changes only through the booking services."""
+"""Django admin for bookings: read-only rows; state changes only through the booking services.
+
+Also the slots' "cancel" action: canceling a slot cancels its booking, which
+scheduling (below booking) cannot do, so the slot admin is registered again
+here with that action, calling the same `slot_cancel` service as the API.
+"""
 
 from django.contrib import admin, messages
 
 from apps.booking.models import Booking
-from apps.booking.services import booking_cancel, booking_holds_expire
+from apps.booking.services import booking_cancel, booking_holds_expire, slot_cancel
 from apps.common.admin import NoAddDeleteAdmin
 from apps.common.errors import DomainError
+from apps.scheduling.admin import AvailabilitySlotAdmin
+from apps.scheduling.models import AvailabilitySlot
 
 
 @admin.register(Booking)
@@ -73,3 +80,23 @@ class BookingAdmin(NoAddDeleteAdmin):
     def expire_stale_holds(self, request, queryset):
         expired = booking_holds_expire(actor=request.user)
         self.message_user(request, f"Expired {expired} booking hold(s).", level=messages.SUCCESS)
+
+
+admin.site.unregister(AvailabilitySlot)
+
+
+@admin.register(AvailabilitySlot)
+class SlotAdmin(AvailabilitySlotAdmin):
+    actions = ("cancel_slots",)
+
+    @admin.action(description="Cancel selected slots (and their holds or bookings, lessons refunded)")
+    def cancel_slots(self, request, queryset):
+        canceled = 0
+        for slot_id in queryset.values_list("pk", flat=True):
+            try:
+                slot_cancel(actor=request.user, slot_id=slot_id, reason="Canceled by staff in the admin site.")
+                canceled += 1
+            except DomainError as exc:
+                self.message_user(request, f"Slot {slot_id}: {exc.message}", level=messages.ERROR)
+        if canceled:
+            self.message_user(request, f"Canceled {canceled} slot(s).", level=messages.SUCCESS)

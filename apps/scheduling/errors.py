@@ -21,7 +21,3 @@ class SlotTeacherInvalid(BusinessRuleViolation):
 
 class SlotOverlap(Conflict):
     default_message = "The teacher already has a slot that overlaps this time."
-
-
-class SlotNotCancelable(BusinessRuleViolation):
-    default_message = "Only an open slot can be canceled here; a held or booked one is canceled through its booking."
