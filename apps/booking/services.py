@@ -35,10 +35,13 @@ on double holds.
   committed (the disable then finds and cancels it), or the disable locked the
   slot first (the hold then finds it `canceled`: 422).
 - `package_cancel` must lock the slots of the package's bookings before the
-  package, but learns which slots only by reading: it reads, locks, re-reads
-  under the package lock (no booking of the package can appear while it is
-  held), and starts over, a bounded number of times, if a new one slipped in.
-  It never waits for a slot while it holds the package, so it cannot deadlock.
+  package, but learns which slots only by reading: it reads, locks those
+  slots, locks the package and re-reads (no booking of the package can appear
+  while the package is held). A hold that slipped in between has committed,
+  so its slot is free: it is locked then, out of order but with NOWAIT. A
+  lock that never waits cannot close a cycle, so this cannot deadlock; if
+  that slot is busy at that instant, the transaction starts over (a bounded
+  number of times, then 409).
 """
 
 import uuid
@@ -98,6 +101,7 @@ from apps.lessons.errors import (
 from apps.lessons.models import Lesson
 from apps.lessons.selectors import lesson_exists_for_booking
 from apps.lessons.services import lesson_cancel_for_booking, lesson_create_for_booking
+from apps.scheduling.errors import SlotsBusy
 from apps.scheduling.models import AvailabilitySlot, SlotStatus
 from apps.scheduling.services import (
     slot_cancel_locked,
@@ -674,11 +678,17 @@ def _package_cancel_once(*, actor, package_id, reason: str | None, force: bool) 
         if package.status != PackageStatus.ACTIVE:
             raise PackageNotCancelable()
         # Under the package lock no booking of it can appear or change state
-        # without also holding its slot; re-read, and start over if one
-        # appeared whose slot is not ours.
+        # (every booking write takes the package). Re-read; a hold that landed
+        # since the first read has committed and let go of its slot, so its
+        # slot is taken now, out of order but without waiting; if someone holds
+        # it this instant, start over.
         current = _package_bookings_to_cancel(package_id=package_id, now=now)
-        if any(slot_id not in slots for _, slot_id, _ in current):
-            raise _PackageChanged()
+        missing = {slot_id for _, slot_id, _ in current} - slots.keys()
+        if missing:
+            try:
+                slots |= slots_lock(slot_ids=missing, nowait=True)
+            except SlotsBusy:
+                raise _PackageChanged() from None
         upcoming = [booking_id for booking_id, _, status in current if status == BookingStatus.CONFIRMED]
         if upcoming and not force:
             raise PackageHasUpcomingBookings(details={"upcoming_bookings": [str(pk) for pk in upcoming]})

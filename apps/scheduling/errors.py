@@ -21,3 +21,7 @@ class SlotTeacherInvalid(BusinessRuleViolation):
 
 class SlotOverlap(Conflict):
     default_message = "The teacher already has a slot that overlaps this time."
+
+
+class SlotsBusy(Conflict):
+    default_message = "The slot is being changed by another request; retry shortly."

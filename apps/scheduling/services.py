@@ -9,7 +9,7 @@ order; then (booking) package -> booking -> lesson.
 
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from apps.audit.services import audit_log_record
 from apps.common import clock
@@ -20,11 +20,15 @@ from apps.identity.services import user_lock
 from apps.scheduling.errors import (
     SlotInPast,
     SlotOverlap,
+    SlotsBusy,
     SlotTeacherInvalid,
     SlotTimesInvalid,
 )
 from apps.scheduling.models import AvailabilitySlot, SlotStatus
 from apps.scheduling.open_slots_cache import open_slots_changed
+
+# PostgreSQL's SQLSTATE for a NOWAIT lock that is taken
+LOCK_NOT_AVAILABLE = "55P03"
 
 # slot status transition table: from -> allowed targets
 SLOT_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -46,9 +50,24 @@ def slot_lock(*, slot_id, skip_locked: bool = False) -> AvailabilitySlot | None:
     return lock_one(AvailabilitySlot.objects.all(), slot_id)
 
 
-def slots_lock(*, slot_ids) -> dict:
-    """Lock many slots in primary-key order (the rule that keeps two lockers from deadlocking); {pk: slot}."""
-    return {slot.pk: slot for slot in lock_many(AvailabilitySlot.objects.filter(pk__in=list(slot_ids)))}
+def slots_lock(*, slot_ids, nowait: bool = False) -> dict:
+    """Lock many slots in primary-key order (the rule that keeps two lockers from deadlocking); {pk: slot}.
+
+    With `nowait` (PostgreSQL), a slot another transaction holds raises
+    SlotsBusy at once instead of waiting. That is how a caller may take a
+    slot out of the global order (after a package): a lock that never waits
+    cannot close a cycle of waits.
+    """
+    queryset = AvailabilitySlot.objects.filter(pk__in=list(slot_ids))
+    if not (nowait and connection.features.has_select_for_update_nowait):
+        return {slot.pk: slot for slot in lock_many(queryset)}
+    try:
+        with transaction.atomic():
+            return {slot.pk: slot for slot in queryset.select_for_update(nowait=True).order_by("pk")}
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise SlotsBusy() from None
+        raise
 
 
 def slot_set_status(*, slot: AvailabilitySlot, status: str) -> AvailabilitySlot:
