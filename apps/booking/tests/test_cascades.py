@@ -172,25 +172,6 @@ def test_slot_cancel_refusals_change_nothing(client_for, admin_client, clock):
     assert fingerprint() == before
 
 
-def test_django_admin_cancels_slots_through_the_same_service(client):
-    admin = AdminFactory()
-    client.force_login(admin)
-    open_slot = future_slot(hours=30)
-    booking = make_confirmed(slot=future_slot(hours=40))
-    assert client.get("/admin/scheduling/availabilityslot/").status_code == 200
-
-    response = client.post(
-        "/admin/scheduling/availabilityslot/",
-        {"action": "cancel_slots", "_selected_action": [str(open_slot.pk), str(booking.slot_id)]},
-    )
-
-    assert response.status_code == 302
-    assert set(AvailabilitySlot.objects.values_list("status", flat=True)) == {SlotStatus.CANCELED}
-    booking.refresh_from_db()
-    assert (booking.status, booking.refund_returned) == (BookingStatus.CANCELED, True)
-    assert AuditLog.objects.filter(action="scheduling.slot.cancel", actor=admin).count() == 2
-
-
 # --- GET /scheduling/slots/my -------------------------------------------------------------------------
 
 
