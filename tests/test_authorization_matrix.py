@@ -94,6 +94,9 @@ def build_world() -> World:
             "notification_id": notification.pk,
             "student_id": owner_student.pk,
             "new_slot_id": new_slot.pk,
+            "slot_id": booking.slot_id,
+            "package_id": package.pk,
+            "teacher_id": owner_teacher.pk,
         },
     )
 
@@ -112,6 +115,10 @@ OBJECT_ROUTES = {
     "api/v1/billing/payments/<uuid:payment_id>/status": {"patch": lambda ids: {"status": "succeeded"}},
     "api/v1/lessons/<uuid:lesson_id>": {"patch": lambda ids: {"status": "completed", "notes": "x"}},
     "api/v1/notifications/<uuid:notification_id>/status": {"patch": lambda ids: {"status": "sent"}},
+    # SPEC §8: the cascades that cancel bookings on someone's behalf
+    "api/v1/scheduling/slots/<uuid:slot_id>/cancel": {"post": lambda ids: {"reason": "not mine"}},
+    "api/v1/billing/packages/<uuid:package_id>/cancel": {"post": lambda ids: {"force": True, "reason": "not mine"}},
+    "api/v1/admin/teachers/<uuid:teacher_id>/disable": {"post": lambda ids: {"reason": "not mine"}},
 }
 
 INTRUDERS = ("anonymous", "other_student", "other_teacher")

@@ -66,6 +66,13 @@ SECTION_3_ROUTES = {
 }
 
 SECTION_8_ROUTES: set[tuple[str, str]] = {
+    # 8.2 Teachers
+    ("POST", "/api/v1/admin/teachers/{id}/disable"),
+    # 8.3 Weekly schedules and slots
+    ("POST", "/api/v1/scheduling/slots/{id}/cancel"),
+    ("GET", "/api/v1/scheduling/slots/my"),
+    # 8.4 Billing and sales
+    ("POST", "/api/v1/billing/packages/{id}/cancel"),
     # §8.5 Calendar (`{token}.ics` is written `{id}.ics`: every path parameter is `{id}` here)
     ("GET", "/api/v1/calendar/feed"),
     ("POST", "/api/v1/calendar/feed/rotate"),

@@ -1,7 +1,8 @@
-from apps.admin_ops.viewsets import AdminActionViewSet, OverviewViewSet
+from apps.admin_ops.viewsets import AdminActionViewSet, OverviewViewSet, TeacherDisableViewSet
 from apps.common.viewsets import ApiRouter
 
 router = ApiRouter()
 router.register("admin/actions", AdminActionViewSet, basename="admin-action")
+router.register("admin/teachers", TeacherDisableViewSet, basename="admin-teacher-disable")
 router.register("admin", OverviewViewSet, basename="admin-overview")
 urlpatterns = router.urls

@@ -8,6 +8,8 @@ from apps.admin_ops.serializers import (
     OpsOverviewSerializer,
 )
 from apps.audit.serializers import MaxRetriesQuerySerializer
+from apps.booking.serializers import TeacherDisabledSerializer, TeacherDisableSerializer
+from apps.booking.services import teacher_disable
 from apps.common.permissions import IsAdmin
 from apps.common.viewsets import ApiViewSet, endpoint
 
@@ -39,3 +41,16 @@ class OverviewViewSet(ApiViewSet):
     def ops_overview(self, request, query):
         """What needs an operator now: outbox, failed notifications, stale holds, overdue packages."""
         return selectors.ops_overview(**query)
+
+
+class TeacherDisableViewSet(ApiViewSet):
+    """`POST /api/v1/admin/teachers/{teacher_id}/disable` (SPEC §8.2); the cascade is booking's service."""
+
+    serializer_class = TeacherDisabledSerializer
+    permission_classes = [IsAdmin]
+    lookup_url_kwarg = "teacher_id"
+
+    @endpoint("post", detail=True, body=TeacherDisableSerializer)
+    def disable(self, request, teacher_id, body):
+        """Disable a teacher: unapprove, cancel future bookings (lessons refunded) and open slots (admins)."""
+        return teacher_disable(actor=request.user, teacher_id=teacher_id, **body)

@@ -144,6 +144,26 @@ def package_create(*, actor: User | None, student_id, lessons_total: int, expire
     return package
 
 
+def package_cancel_locked(*, actor: User | None, package: LessonPackage, reason: str | None = None) -> LessonPackage:
+    """Mark a locked `active` package `canceled`; audit `billing.package.cancel`, outbox `billing.package.canceled`.
+
+    The caller (booking's `package_cancel`) has already canceled the package's
+    holds and upcoming bookings and checked that the package is active.
+    """
+    if package.status != PackageStatus.ACTIVE:
+        raise ValueError(f"package cannot move {package.status} -> canceled")
+    package.status = PackageStatus.CANCELED
+    package.save(update_fields=["status", "updated_at"])
+    payload = {**_package_event_payload(package), "reason": reason}
+    audit_log_record(
+        actor=actor, action="billing.package.cancel", entity_type="package", entity_id=package.pk, payload=payload
+    )
+    outbox_event_add(
+        aggregate_type="package", aggregate_id=package.pk, event_type="billing.package.canceled", payload=payload
+    )
+    return package
+
+
 def _lock_due_packages(*, now: datetime, limit: int) -> list[LessonPackage]:
     """Lock up to `limit` active packages past expires_at, skipping rows another run holds.
 

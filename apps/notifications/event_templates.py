@@ -102,6 +102,11 @@ EVENT_TEMPLATES: dict[str, EventTemplate] = {
         title="Your lesson package has expired",
         body="Your package expired on {expires_at_display} with {lessons_left} unused lessons.",
     ),
+    "billing.package.canceled": EventTemplate(
+        recipients=STUDENT,
+        title="Your lesson package was canceled",
+        body="Your package of {lessons_total} lessons was canceled by the school. {reason_note}",
+    ),
     "billing.payment.created": EventTemplate(recipients=no_recipients),
     "billing.payment.status.updated": EventTemplate(
         recipients=STUDENT,  # the package's student
@@ -149,6 +154,8 @@ def _context(payload: dict[str, Any]) -> _Context:
         if refund is False
         else ""
     )
+    reason = payload.get("reason")
+    context["reason_note"] = f"Reason: {reason}" if isinstance(reason, str) and reason.strip() else ""
     return context
 
 

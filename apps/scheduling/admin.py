@@ -1,14 +1,16 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from apps.common.admin import NoAddDeleteAdmin
-from apps.common.errors import DomainError
 from apps.scheduling.models import AvailabilitySlot
-from apps.scheduling.services import slot_cancel
 
 
 @admin.register(AvailabilitySlot)
 class AvailabilitySlotAdmin(NoAddDeleteAdmin):
-    """Slots are created through the API (overlap rule, audit); status moves only through booking."""
+    """Slots are created through the API (overlap rule, audit); status moves only through booking.
+
+    Registered again by `apps/booking/admin.py` with the "cancel slots" action:
+    canceling a slot cancels its booking, which this app cannot see.
+    """
 
     list_display = ("start_at", "end_at", "teacher", "status", "created_by_admin", "created_at")
     list_filter = ("status", ("teacher", admin.RelatedOnlyFieldListFilter))
@@ -18,15 +20,3 @@ class AvailabilitySlotAdmin(NoAddDeleteAdmin):
     ordering = ("start_at",)
     fields = ("id", "teacher", "created_by_admin", "start_at", "end_at", "status", "created_at", "updated_at")
     readonly_fields = fields
-    actions = ("cancel_open_slots",)
-
-    @admin.action(description="Cancel selected open slots")
-    def cancel_open_slots(self, request, queryset):
-        done = 0
-        for slot_id in queryset.values_list("pk", flat=True):
-            try:
-                slot_cancel(actor=request.user, slot_id=slot_id)
-                done += 1
-            except DomainError as exc:
-                self.message_user(request, f"{slot_id}: {exc.message}", level=messages.ERROR)
-        self.message_user(request, f"{done} slot(s) canceled.")

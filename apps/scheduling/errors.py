@@ -23,5 +23,5 @@ class SlotOverlap(Conflict):
     default_message = "The teacher already has a slot that overlaps this time."
 
 
-class SlotNotCancelable(BusinessRuleViolation):
-    default_message = "Only an open slot can be canceled here; a held or booked one is canceled through its booking."
+class SlotsBusy(Conflict):
+    default_message = "The slot is being changed by another request; retry shortly."
