@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 from django.urls import URLResolver, get_resolver
 
-from apps.billing.tests.factories import PackageFactory, PaymentFactory
+from apps.billing.tests.factories import PackageFactory, PaymentFactory, PlanFactory
 from apps.booking.tests.factories import future_slot, make_confirmed
 from apps.common import clock
 from apps.identity.tests.factories import StudentFactory, TeacherFactory
@@ -33,6 +33,7 @@ TABLES = [
     "audit_logs",
     "outbox_events",
     "admin_actions",
+    "plans",
 ]
 
 
@@ -81,6 +82,7 @@ def build_world() -> World:
             "notification_id": notification.pk,
             "student_id": owner_student.pk,
             "new_slot_id": new_slot.pk,
+            "plan_id": PlanFactory().pk,
         },
     )
 
@@ -99,6 +101,8 @@ OBJECT_ROUTES = {
     "api/v1/billing/payments/<uuid:payment_id>/status": {"patch": lambda ids: {"status": "succeeded"}},
     "api/v1/lessons/<uuid:lesson_id>": {"patch": lambda ids: {"status": "completed", "notes": "x"}},
     "api/v1/notifications/<uuid:notification_id>/status": {"patch": lambda ids: {"status": "sent"}},
+    # Plans belong to the school: only admins change them.
+    "api/v1/billing/plans/<uuid:plan_id>": {"patch": lambda ids: {"price": "1.00", "is_active": False}},
 }
 
 INTRUDERS = ("anonymous", "other_student", "other_teacher")

@@ -65,7 +65,15 @@ SECTION_3_ROUTES = {
     ("GET", "/api/v1/audit/outbox/pending"),
 }
 
-SECTION_8_ROUTES: set[tuple[str, str]] = set()
+SECTION_8_ROUTES: set[tuple[str, str]] = {
+    # 8.4 Billing and sales
+    ("GET", "/api/v1/billing/plans"),
+    ("POST", "/api/v1/billing/plans"),
+    ("PATCH", "/api/v1/billing/plans/{id}"),
+    ("GET", "/api/v1/admin/kpi/sales"),
+    # 8.5 Teachers' and students' day
+    ("GET", "/api/v1/booking/teacher/students"),
+}
 
 SPEC_ROUTES = SECTION_3_ROUTES | SECTION_8_ROUTES
 

@@ -5,6 +5,8 @@ from apps.admin_ops.serializers import (
     AdminActionCreateSerializer,
     AdminActionSerializer,
     KpiOverviewSerializer,
+    KpiSalesQuerySerializer,
+    KpiSalesSerializer,
     OpsOverviewSerializer,
 )
 from apps.audit.serializers import MaxRetriesQuerySerializer
@@ -39,3 +41,14 @@ class OverviewViewSet(ApiViewSet):
     def ops_overview(self, request, query):
         """What needs an operator now: outbox, failed notifications, stale holds, overdue packages."""
         return selectors.ops_overview(**query)
+
+
+class SalesViewSet(ApiViewSet):
+    """`GET /api/v1/admin/kpi/sales` (SPEC §8.4)."""
+
+    permission_classes = [IsAdmin]
+
+    @endpoint("get", "sales", query=KpiSalesQuerySerializer, returns=KpiSalesSerializer)
+    def sales(self, request, query):
+        """Money received and refunded, and packages sold, over [from, to) (at most 366 days)."""
+        return selectors.kpi_sales(start=query["from"], end=query["to"])

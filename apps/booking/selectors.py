@@ -1,11 +1,14 @@
 """Reads on bookings (including the locking read other apps use)."""
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from apps.booking.errors import BookingAccessDenied, BookingNotFound
 from apps.booking.models import Booking
+from apps.common import clock
 from apps.common.locking import lock_one
 from apps.common.queries import one_or_none, participant_rows
+from apps.identity.models import User
+from apps.lessons.selectors import lesson_stats_per_student
 
 
 def booking_can_access(*, user, booking: Booking) -> bool:
@@ -43,3 +46,17 @@ def booking_lock(*, booking_id) -> Booking | None:
     need the slot or package lock must take those first.
     """
     return lock_one(Booking.objects.all(), booking_id)
+
+
+def teacher_student_list(*, teacher) -> QuerySet[User]:
+    """Every student who has booked `teacher` (a booking in any status), by email.
+
+    Each row carries the pair's lesson counts and last lesson (see
+    `lesson_stats_per_student`); one query for the page whatever its size.
+    """
+    booked = Booking.objects.filter(teacher_id=teacher.pk, student_id=OuterRef("pk"))
+    return (
+        User.objects.filter(Exists(booked))
+        .annotate(**lesson_stats_per_student(teacher_id=teacher.pk, now=clock.now()))
+        .order_by("email", "id")
+    )

@@ -57,3 +57,14 @@ class BookingListQuerySerializer(serializers.Serializer):
 
 class HoldsExpiredSerializer(serializers.Serializer):
     expired = serializers.IntegerField()
+
+
+class TeacherStudentSerializer(serializers.Serializer):
+    """A row of `GET /booking/teacher/students`: a student of the caller and their lessons together."""
+
+    student_id = StrictUUIDField(source="id", read_only=True)
+    email = serializers.EmailField(read_only=True)
+    full_name = serializers.CharField(read_only=True)
+    lessons_completed = serializers.IntegerField(read_only=True)
+    lessons_upcoming = serializers.IntegerField(read_only=True)
+    last_lesson_at = serializers.DateTimeField(read_only=True, allow_null=True)

@@ -8,8 +8,9 @@ from apps.booking.serializers import (
     BookingRescheduleSerializer,
     BookingSerializer,
     HoldsExpiredSerializer,
+    TeacherStudentSerializer,
 )
-from apps.common.permissions import IsAdmin, IsStudent
+from apps.common.permissions import IsAdmin, IsStudent, IsTeacher
 from apps.common.viewsets import ApiViewSet, endpoint
 from apps.lessons.serializers import LessonCreateSerializer, LessonSerializer
 
@@ -63,3 +64,15 @@ class LessonRepairViewSet(ApiViewSet):
     def create(self, request, body):
         """Create the missing lesson of a confirmed booking (admins)."""
         return services.booking_lesson_create(actor=request.user, **body)
+
+
+class TeacherStudentViewSet(ApiViewSet):
+    """`GET /api/v1/booking/teacher/students`: who the calling teacher teaches."""
+
+    serializer_class = TeacherStudentSerializer
+    permission_classes = [IsTeacher]
+
+    @endpoint(page=True)
+    def list(self, request):
+        """Your students (teachers): everyone who has booked you, with lessons completed and upcoming."""
+        return selectors.teacher_student_list(teacher=request.user)

@@ -22,6 +22,7 @@ LESSON_FIELDS = {
     "status",
     "topic",
     "notes",
+    "homework",
     "created_at",
     "updated_at",
 }
