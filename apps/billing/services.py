@@ -98,15 +98,55 @@ def package_is_usable(*, package: LessonPackage) -> bool:
 
 # --- plans ---
 
-PLAN_FIELDS = ("name", "lessons_total", "price", "currency", "validity_days", "is_active")
+
+def _clean_name(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("A non-blank name is required.")
+    if len(value.strip()) > PLAN_NAME_MAX_LENGTH or "\x00" in value:
+        raise ValueError(f"At most {PLAN_NAME_MAX_LENGTH} characters, no NUL characters.")
+    return value.strip()
 
 
-def _int_error(value, *, minimum: int, maximum: int) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return "A valid integer is required."
-    if not minimum <= value <= maximum:
-        return f"Must be between {minimum} and {maximum}."
-    return None
+def _whole_number_between(minimum: int, maximum: int):
+    def clean(value) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("A valid integer is required.")
+        if not minimum <= value <= maximum:
+            raise ValueError(f"Must be between {minimum} and {maximum}.")
+        return value
+
+    return clean
+
+
+def _clean_price(value) -> Decimal:
+    error = _money_error(value)
+    if error is not None:
+        raise ValueError(error)
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _clean_currency(value) -> str:
+    if not isinstance(value, str) or not CURRENCY_CODE_RE.fullmatch(value):
+        raise ValueError("Must be a 3-letter currency code, e.g. USD.")
+    return value.upper()
+
+
+def _clean_flag(value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("Must be true or false.")
+    return value
+
+
+# The rules of a plan's fields, in one place: field -> cleaner (normalized value, or ValueError).
+PLAN_RULES = {
+    "name": _clean_name,
+    "lessons_total": _whole_number_between(1, MAX_LESSONS_PER_PACKAGE),
+    "price": _clean_price,
+    "currency": _clean_currency,
+    "validity_days": _whole_number_between(1, MAX_PLAN_VALIDITY_DAYS),
+    "is_active": _clean_flag,
+}
+PLAN_FIELDS = tuple(PLAN_RULES)
 
 
 def plan_clean(*, data: dict) -> dict:
@@ -117,36 +157,12 @@ def plan_clean(*, data: dict) -> dict:
     this, so both faces of the catalog refuse the same values.
     """
     cleaned, errors = {}, {}
-    for field in PLAN_FIELDS:
-        if field not in data:
-            continue
-        value, error = data[field], None
-        if field == "name":
-            if not isinstance(value, str) or not value.strip():
-                error = "A non-blank name is required."
-            elif len(value.strip()) > PLAN_NAME_MAX_LENGTH or "\x00" in value:
-                error = f"At most {PLAN_NAME_MAX_LENGTH} characters, no NUL characters."
-            else:
-                value = value.strip()
-        elif field == "lessons_total":
-            error = _int_error(value, minimum=1, maximum=MAX_LESSONS_PER_PACKAGE)
-        elif field == "validity_days":
-            error = _int_error(value, minimum=1, maximum=MAX_PLAN_VALIDITY_DAYS)
-        elif field == "price":
-            error = _money_error(value)
-            if error is None:
-                value = Decimal(str(value)).quantize(Decimal("0.01"))
-        elif field == "currency":
-            if not isinstance(value, str) or not CURRENCY_CODE_RE.fullmatch(value):
-                error = "Must be a 3-letter currency code, e.g. USD."
-            else:
-                value = value.upper()
-        elif not isinstance(value, bool):  # is_active
-            error = "Must be true or false."
-        if error is None:
-            cleaned[field] = value
-        else:
-            errors[field] = [error]
+    for field, clean in PLAN_RULES.items():
+        if field in data:
+            try:
+                cleaned[field] = clean(data[field])
+            except ValueError as exc:
+                errors[field] = [str(exc)]
     if errors:
         raise InvalidInput(details=errors)
     return cleaned
