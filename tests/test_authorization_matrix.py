@@ -19,7 +19,7 @@ import pytest
 from django.db import connection
 from django.urls import URLResolver, get_resolver
 
-from apps.billing.tests.factories import PackageFactory, PaymentFactory
+from apps.billing.tests.factories import PackageFactory, PaymentFactory, PlanFactory
 from apps.booking.tests.factories import future_slot, make_confirmed
 from apps.common import clock
 from apps.identity.tests.factories import StudentFactory, TeacherFactory
@@ -42,6 +42,7 @@ TABLES = [
     "admin_actions",
     "calendar_feeds",
     "lesson_reminders",
+    "plans",
 ]
 
 
@@ -97,6 +98,7 @@ def build_world() -> World:
             "slot_id": booking.slot_id,
             "package_id": package.pk,
             "teacher_id": owner_teacher.pk,
+            "plan_id": PlanFactory().pk,
         },
     )
 
@@ -119,6 +121,8 @@ OBJECT_ROUTES = {
     "api/v1/scheduling/slots/<uuid:slot_id>/cancel": {"post": lambda ids: {"reason": "not mine"}},
     "api/v1/billing/packages/<uuid:package_id>/cancel": {"post": lambda ids: {"force": True, "reason": "not mine"}},
     "api/v1/admin/teachers/<uuid:teacher_id>/disable": {"post": lambda ids: {"reason": "not mine"}},
+    # Plans belong to the school: only admins change them.
+    "api/v1/billing/plans/<uuid:plan_id>": {"patch": lambda ids: {"price": "1.00", "is_active": False}},
 }
 
 INTRUDERS = ("anonymous", "other_student", "other_teacher")

@@ -77,6 +77,13 @@ SECTION_8_ROUTES: set[tuple[str, str]] = {
     ("GET", "/api/v1/calendar/feed"),
     ("POST", "/api/v1/calendar/feed/rotate"),
     ("GET", "/api/v1/calendar/{id}.ics"),
+    # 8.4 Billing and sales (plans, sales)
+    ("GET", "/api/v1/billing/plans"),
+    ("POST", "/api/v1/billing/plans"),
+    ("PATCH", "/api/v1/billing/plans/{id}"),
+    ("GET", "/api/v1/admin/kpi/sales"),
+    # 8.5 Teachers' and students' day
+    ("GET", "/api/v1/booking/teacher/students"),
 }
 
 SPEC_ROUTES = SECTION_3_ROUTES | SECTION_8_ROUTES

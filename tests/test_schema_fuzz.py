@@ -28,6 +28,7 @@ Examples are bounded and derandomized: fast and reproducible in CI.
 """
 
 import itertools
+from datetime import timedelta
 
 import pytest
 import schemathesis
@@ -42,8 +43,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from apps.billing.tests.factories import PackageFactory, PaymentFactory
+from apps.billing.tests.factories import PackageFactory, PaymentFactory, PlanFactory
 from apps.booking.tests.factories import future_slot, make_confirmed, make_hold
+from apps.common import clock
 from apps.identity.tests.factories import DEFAULT_PASSWORD, AdminFactory, StudentFactory, TeacherFactory
 from apps.lessons.models import Lesson
 from apps.lessons.services import calendar_feed_get_or_create
@@ -86,6 +88,9 @@ UNSCHEMATIZABLE_RULES = {
     "POST /api/v1/identity/auth/register": {"email", "password", "timezone"},
     # `to` must not be earlier than `from`.
     "GET /api/v1/scheduling/slots/open": {"to"},
+    "GET /api/v1/lessons/my": {"to"},
+    # `to` must be later than `from`, by at most 366 days.
+    "GET /api/v1/admin/kpi/sales": {"to"},
     # No NUL character or unpaired surrogate anywhere inside the free-form JSON object (jsonb cannot store them).
     "POST /api/v1/admin/actions": {"payload"},
     "POST /api/v1/audit/logs": {"payload"},
@@ -154,6 +159,11 @@ def world(db, _in_process_requests):
         "slot_id": [slot.pk for slot in open_slots],
         "new_slot_id": [slot.pk for slot in open_slots],
         "teacher_id": [teacher.pk],
+        # An active plan to sell packages from (and to PATCH), and an inactive one (422 on a sale).
+        "plan_id": [PlanFactory().pk, PlanFactory(is_active=False).pk],
+        # A period around the seeded rows, so period filters and the sales figures get past "to <= from".
+        "from": [(clock.now() - timedelta(days=30)).isoformat()],
+        "to": [(clock.now() + timedelta(days=30)).isoformat()],
         "user_id": [new_teacher.pk, student.pk],
         # Credentials too, so login, refresh and logout get past "invalid" (and register meets a taken email).
         "email": [student.email],

@@ -6,7 +6,7 @@ query per table, never loading rows). It never writes to them.
 """
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
@@ -161,4 +161,50 @@ def ops_overview(*, max_retries: int) -> dict[str, Any]:
         "overdue_active_packages": LessonPackage.objects.filter(
             status=PackageStatus.ACTIVE, expires_at__lt=now
         ).count(),
+    }
+
+
+def _money_sum(condition: Q) -> Coalesce:
+    return Coalesce(Sum("amount", filter=condition), _ZERO, output_field=_MONEY)
+
+
+def kpi_sales(*, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    """Sales over `[start, end)`: two aggregate queries (payments, packages) whatever the range.
+
+    - received (`payments_succeeded_*`): `paid_at` in range, payment now `succeeded` or
+      `refunded` (a refund does not undo the receipt; it is counted when it happens);
+    - refunded (`payments_refunded_*`): `refunded_at` in range;
+    - net: received minus refunded in the same range;
+    - `packages_created`: `created_at` in range; `packages_created_paid`: of those, the ones
+      with a payment received in the range too (so a closed period's figures never change);
+    - the conversion rate is paid / created rounded half-up to 2 places, "0.00" with no packages.
+
+    Amounts add every currency together, as the overview does.
+    """
+    received = Q(status__in=RECEIVED_PAYMENT_STATUSES, paid_at__gte=start, paid_at__lt=end)
+    refunded = Q(status=PaymentStatus.REFUNDED, refunded_at__gte=start, refunded_at__lt=end)
+    # The WHERE lets PostgreSQL read the partial paid_at / refunded_at indexes instead of the table.
+    payments = Payment.objects.filter(received | refunded).aggregate(
+        payments_succeeded_count=Count("id", filter=received),
+        payments_succeeded_amount=_money_sum(received),
+        payments_refunded_count=Count("id", filter=refunded),
+        payments_refunded_amount=_money_sum(refunded),
+    )
+    # `id IN (subquery)`, not a correlated EXISTS: PostgreSQL runs it once as a hashed subplan
+    # (one range scan of payments) instead of once per package.
+    paid_in_range = Payment.objects.filter(received).values("package_id")
+    packages = LessonPackage.objects.filter(created_at__gte=start, created_at__lt=end).aggregate(
+        packages_created=Count("id"),
+        packages_created_paid=Count("id", filter=Q(pk__in=paid_in_range)),
+    )
+    created, created_paid = packages["packages_created"], packages["packages_created_paid"]
+    rate = Decimal(created_paid) / Decimal(created) if created else Decimal(0)
+    return {
+        "generated_at": _now_utc(),
+        "from": start,
+        "to": end,
+        **payments,
+        "payments_net_amount": payments["payments_succeeded_amount"] - payments["payments_refunded_amount"],
+        **packages,
+        "packages_paid_conversion_rate": rate.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
     }

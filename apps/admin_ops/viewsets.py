@@ -5,6 +5,8 @@ from apps.admin_ops.serializers import (
     AdminActionCreateSerializer,
     AdminActionSerializer,
     KpiOverviewSerializer,
+    KpiSalesQuerySerializer,
+    KpiSalesSerializer,
     OpsOverviewSerializer,
 )
 from apps.audit.serializers import MaxRetriesQuerySerializer
@@ -54,3 +56,14 @@ class TeacherDisableViewSet(ApiViewSet):
     def disable(self, request, teacher_id, body):
         """Disable a teacher: unapprove, cancel future bookings (lessons refunded) and open slots (admins)."""
         return teacher_disable(actor=request.user, teacher_id=teacher_id, **body)
+
+
+class SalesViewSet(ApiViewSet):
+    """`GET /api/v1/admin/kpi/sales` (SPEC §8.4)."""
+
+    permission_classes = [IsAdmin]
+
+    @endpoint("get", "sales", query=KpiSalesQuerySerializer, returns=KpiSalesSerializer)
+    def sales(self, request, query):
+        """Money received and refunded, and packages sold, over [from, to) (at most 366 days)."""
+        return selectors.kpi_sales(start=query["from"], end=query["to"])

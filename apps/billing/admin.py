@@ -1,17 +1,19 @@
-"""Django admin for packages and payments.
+"""Django admin for plans, packages and payments.
 
 Counters, status and money never change by editing a form: new packages go
 through `package_create`, state changes are admin actions calling the same
-services as the API, so every change leaves its audit and outbox rows.
+services as the API, so every change leaves its audit and outbox rows. Plans
+are added and edited through `plan_create` / `plan_update`, with the API's
+rules (`plan_clean`) checked on the form.
 """
 
 from django import forms
 from django.contrib import admin, messages
 
 from apps.billing import services
-from apps.billing.models import LessonPackage, Payment, PaymentStatus
+from apps.billing.models import LessonPackage, Payment, PaymentStatus, Plan
 from apps.common import clock
-from apps.common.errors import DomainError
+from apps.common.errors import DomainError, InvalidInput
 from apps.identity.models import Role
 
 
@@ -59,6 +61,8 @@ class LessonPackageAdmin(admin.ModelAdmin):
         "lessons_reserved",
         "expires_at",
         "status",
+        "plan",
+        "price",
         "created_at",
         "updated_at",
     ]
@@ -133,6 +137,7 @@ class PaymentAdmin(admin.ModelAdmin):
         "status",
         "external_reference",
         "paid_at",
+        "refunded_at",
         "created_at",
         "updated_at",
     ]
@@ -168,3 +173,59 @@ class PaymentAdmin(admin.ModelAdmin):
     @admin.action(description="Mark selected payments failed")
     def mark_failed(self, request, queryset):
         self._set_status(request, queryset, PaymentStatus.FAILED)
+
+
+class PlanForm(forms.ModelForm):
+    class Meta:
+        model = Plan
+        fields = list(services.PLAN_FIELDS)
+
+    def clean(self):
+        cleaned = super().clean()
+        given = {field: cleaned[field] for field in services.PLAN_FIELDS if cleaned.get(field) is not None}
+        try:
+            cleaned.update(services.plan_clean(data=given))
+        except InvalidInput as exc:
+            for field, errors in exc.details.items():
+                self.add_error(field, errors)
+        return cleaned
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    """The catalog. A plan is retired by deactivating it, never deleted (sold packages point at it)."""
+
+    form = PlanForm
+    list_display = ["name", "lessons_total", "price", "currency", "validity_days", "is_active", "created_at"]
+    list_filter = ["is_active", "currency"]
+    search_fields = ["name", "=id"]
+    ordering = ["price", "name"]
+    actions = ["activate", "deactivate"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # Through the services, so the API and the admin write the same rows and audit entries.
+        if change:
+            data = {field: form.cleaned_data[field] for field in form.changed_data if field in services.PLAN_FIELDS}
+            saved = services.plan_update(actor=request.user, plan_id=obj.pk, data=data)
+        else:
+            data = {field: form.cleaned_data[field] for field in services.PLAN_FIELDS}
+            saved = services.plan_create(actor=request.user, **data)
+        obj.pk = saved.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+
+    def _set_active(self, request, queryset, is_active: bool) -> None:
+        for plan_id in queryset.values_list("pk", flat=True):
+            services.plan_update(actor=request.user, plan_id=plan_id, data={"is_active": is_active})
+        self.message_user(request, f"{queryset.count()} plan(s) {'activated' if is_active else 'deactivated'}.")
+
+    @admin.action(description="Put selected plans on sale (active)")
+    def activate(self, request, queryset):
+        self._set_active(request, queryset, True)
+
+    @admin.action(description="Take selected plans off sale (inactive)")
+    def deactivate(self, request, queryset):
+        self._set_active(request, queryset, False)

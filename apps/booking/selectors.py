@@ -2,12 +2,15 @@
 
 from datetime import datetime
 
-from django.db.models import F, FilteredRelation, Q, QuerySet
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, QuerySet
 
 from apps.booking.errors import BookingAccessDenied, BookingNotFound
 from apps.booking.models import ACTIVE_BOOKING_STATUSES, Booking
+from apps.common import clock
 from apps.common.locking import lock_one
 from apps.common.queries import one_or_none, participant_rows
+from apps.identity.models import User
+from apps.lessons.selectors import lesson_stats_per_student
 from apps.scheduling.models import AvailabilitySlot
 
 
@@ -86,4 +89,18 @@ def slot_list_for(
             active_booking_student_id=F("active_booking__student_id"),
         )
         .order_by("start_at", "id")
+    )
+
+
+def teacher_student_list(*, teacher) -> QuerySet[User]:
+    """Every student who has booked `teacher` (a booking in any status), by email.
+
+    Each row carries the pair's lesson counts and last lesson (see
+    `lesson_stats_per_student`); one query for the page whatever its size.
+    """
+    booked = Booking.objects.filter(teacher_id=teacher.pk, student_id=OuterRef("pk"))
+    return (
+        User.objects.filter(Exists(booked))
+        .annotate(**lesson_stats_per_student(teacher_id=teacher.pk, now=clock.now()))
+        .order_by("email", "id")
     )

@@ -131,3 +131,14 @@ class TeacherDisabledSerializer(serializers.Serializer):
     teacher_id = StrictUUIDField()
     canceled_bookings = serializers.IntegerField()
     canceled_slots = serializers.IntegerField()
+
+
+class TeacherStudentSerializer(serializers.Serializer):
+    """A row of `GET /booking/teacher/students`: a student of the caller and their lessons together."""
+
+    student_id = StrictUUIDField(source="id", read_only=True)
+    email = serializers.EmailField(read_only=True)
+    full_name = serializers.CharField(read_only=True)
+    lessons_completed = serializers.IntegerField(read_only=True)
+    lessons_upcoming = serializers.IntegerField(read_only=True)
+    last_lesson_at = serializers.DateTimeField(read_only=True, allow_null=True)

@@ -22,8 +22,9 @@ from apps.booking.serializers import (
     PackageCancelSerializer,
     SlotCancelSerializer,
     SlotWithBookingSerializer,
+    TeacherStudentSerializer,
 )
-from apps.common.permissions import IsAdmin, IsAdminOrTeacher, IsStudent
+from apps.common.permissions import IsAdmin, IsAdminOrTeacher, IsStudent, IsTeacher
 from apps.common.viewsets import ApiViewSet, endpoint
 from apps.lessons.serializers import LessonCreateSerializer, LessonSerializer
 from apps.scheduling.serializers import SlotSerializer
@@ -122,3 +123,15 @@ class PackageCancelViewSet(ApiViewSet):
     def cancel(self, request, package_id, body):
         """Cancel an active package and its holds; upcoming bookings too with force=true (admins)."""
         return services.package_cancel(actor=request.user, package_id=package_id, **body)
+
+
+class TeacherStudentViewSet(ApiViewSet):
+    """`GET /api/v1/booking/teacher/students`: who the calling teacher teaches."""
+
+    serializer_class = TeacherStudentSerializer
+    permission_classes = [IsTeacher]
+
+    @endpoint(page=True)
+    def list(self, request):
+        """Your students (teachers): everyone who has booked you, with lessons completed and upcoming."""
+        return selectors.teacher_student_list(teacher=request.user)

@@ -51,6 +51,7 @@ class User(TimeStampedModel, AbstractBaseUser, PermissionsMixin):
     """A person who logs in: student, teacher or admin (staff). Email is the login."""
 
     email = models.EmailField(max_length=254, unique=True)
+    full_name = models.CharField(max_length=200, blank=True, default="")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     is_active = models.BooleanField(default=True)

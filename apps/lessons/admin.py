@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from apps.common.admin import NoAddDeleteAdmin
 from apps.lessons.models import Lesson
+from apps.lessons.serializers import HOMEWORK_MAX_LENGTH
 from apps.lessons.services import lesson_update
 
 
@@ -25,6 +26,7 @@ class LessonAdmin(NoAddDeleteAdmin):
         "status",
         "topic",
         "notes",
+        "homework",
         "created_at",
         "updated_at",
     )
@@ -48,10 +50,19 @@ class LessonAdmin(NoAddDeleteAdmin):
     def teacher_email(self, obj: Lesson) -> str:
         return obj.teacher.email
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "homework":
+            kwargs["max_length"] = HOMEWORK_MAX_LENGTH  # the API's limit, on the form too
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def save_model(self, request, obj, form, change):
-        # Topic and notes go through the service so the change is audited.
+        # Topic, notes and homework go through the service so the change is audited.
         lesson_update(
             actor=request.user,
             lesson_id=obj.pk,
-            data={field: form.cleaned_data[field] for field in ("topic", "notes") if field in form.changed_data},
+            data={
+                field: form.cleaned_data[field]
+                for field in ("topic", "notes", "homework")
+                if field in form.changed_data
+            },
         )

@@ -23,6 +23,7 @@ class Lesson(TimeStampedModel):
     status = models.CharField(max_length=16, choices=LessonStatus.choices, default=LessonStatus.SCHEDULED)
     topic = models.CharField(max_length=255, null=True, blank=True)
     notes = models.TextField(null=True, blank=True)
+    homework = models.TextField(null=True, blank=True)
     # The iCalendar SEQUENCE of the lesson's VEVENT: every service that changes the lesson raises it.
     sequence = models.PositiveIntegerField(default=0)
 

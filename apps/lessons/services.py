@@ -143,7 +143,7 @@ def lesson_cancel_for_booking(*, booking_id: UUID) -> Lesson | None:
 
 
 def lesson_update(*, actor, lesson_id, data: dict[str, Any]) -> Lesson:
-    """Change a lesson's status, topic or notes (admin or the lesson's teacher).
+    """Change a lesson's status, topic, notes or homework (admin or the lesson's teacher).
 
     Status follows LESSON_TRANSITIONS restricted to `completed`/`no_show`, and
     only once the lesson has started; asking for the current status is no
@@ -170,7 +170,7 @@ def lesson_update(*, actor, lesson_id, data: dict[str, Any]) -> Lesson:
             if target in LESSON_TARGETS_AFTER_START and lesson.scheduled_start_at > clock.now():
                 raise LessonNotStarted()
             changes["status"] = [previous, target]
-        for field in ("topic", "notes"):
+        for field in ("topic", "notes", "homework"):
             if field in data and data[field] != getattr(lesson, field):
                 changes[field] = [getattr(lesson, field), data[field]]
                 setattr(lesson, field, data[field])

@@ -16,7 +16,12 @@ from rest_framework.permissions import AllowAny
 from apps.common.viewsets import ApiViewSet, endpoint
 from apps.lessons.calendar import calendar_feed_ics
 from apps.lessons.selectors import lesson_list_for
-from apps.lessons.serializers import CalendarFeedSerializer, LessonSerializer, LessonUpdateSerializer
+from apps.lessons.serializers import (
+    CalendarFeedSerializer,
+    LessonListQuerySerializer,
+    LessonSerializer,
+    LessonUpdateSerializer,
+)
 from apps.lessons.services import calendar_feed_get_or_create, calendar_feed_rotate, lesson_update
 
 ICALENDAR_CONTENT_TYPE = "text/calendar; charset=utf-8"
@@ -26,14 +31,16 @@ class LessonViewSet(ApiViewSet):
     serializer_class = LessonSerializer
     lookup_url_kwarg = "lesson_id"
 
-    @endpoint(page=True)
-    def my(self, request):
-        """Your lessons (all for an admin), newest scheduled first."""
-        return lesson_list_for(user=request.user)
+    @endpoint(query=LessonListQuerySerializer, page=True)
+    def my(self, request, query):
+        """Your lessons (all for an admin), newest scheduled first; filter by start time and status."""
+        return lesson_list_for(
+            user=request.user, start_from=query.get("from"), start_to=query.get("to"), status=query.get("status")
+        )
 
     @endpoint(body=LessonUpdateSerializer)
     def partial_update(self, request, lesson_id, body):
-        """Complete / mark no-show, or write topic and notes (admin or the lesson's teacher)."""
+        """Complete / mark no-show, or write topic, notes and homework (admin or the lesson's teacher)."""
         return lesson_update(actor=request.user, lesson_id=lesson_id, data=body)
 
 
