@@ -18,6 +18,8 @@ from apps.booking.models import Booking
 from apps.booking.serializers import BookingSerializer
 from apps.booking.tests.factories import make_confirmed, make_hold
 from apps.common.rows import row_serializer_for
+from apps.identity.models import User
+from apps.identity.serializers import UserSerializer
 from apps.lessons.models import Lesson
 from apps.lessons.serializers import LessonSerializer
 from apps.notifications.models import Notification
@@ -39,6 +41,7 @@ LIST_SERIALIZERS = [
     (NotificationSerializer, Notification),
     (AuditLogSerializer, AuditLog),
     (AdminActionSerializer, AdminAction),
+    (UserSerializer, User),
 ]
 
 
