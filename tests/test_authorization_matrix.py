@@ -81,6 +81,7 @@ def build_world() -> World:
             "notification_id": notification.pk,
             "student_id": owner_student.pk,
             "new_slot_id": new_slot.pk,
+            "user_id": owner_student.pk,
         },
     )
 
@@ -99,6 +100,10 @@ OBJECT_ROUTES = {
     "api/v1/billing/payments/<uuid:payment_id>/status": {"patch": lambda ids: {"status": "succeeded"}},
     "api/v1/lessons/<uuid:lesson_id>": {"patch": lambda ids: {"status": "completed", "notes": "x"}},
     "api/v1/notifications/<uuid:notification_id>/status": {"patch": lambda ids: {"status": "sent"}},
+    # Staff only: nobody may promote, deactivate or reactivate anyone, themselves included (the owner is a student).
+    "api/v1/admin/users/<uuid:user_id>/role": {"post": lambda ids: {"role": "admin"}},
+    "api/v1/admin/users/<uuid:user_id>/deactivate": {"post": lambda ids: {}},
+    "api/v1/admin/users/<uuid:user_id>/activate": {"post": lambda ids: {}},
 }
 
 INTRUDERS = ("anonymous", "other_student", "other_teacher")

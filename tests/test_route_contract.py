@@ -65,7 +65,16 @@ SECTION_3_ROUTES = {
     ("GET", "/api/v1/audit/outbox/pending"),
 }
 
-SECTION_8_ROUTES: set[tuple[str, str]] = set()
+SECTION_8_ROUTES: set[tuple[str, str]] = {
+    # 8.1 People
+    ("PATCH", "/api/v1/identity/users/me"),
+    ("GET", "/api/v1/admin/users"),
+    ("POST", "/api/v1/admin/users/{id}/role"),
+    ("POST", "/api/v1/admin/users/{id}/deactivate"),
+    ("POST", "/api/v1/admin/users/{id}/activate"),
+    # 8.2 Teachers
+    ("GET", "/api/v1/admin/teachers"),
+}
 
 SPEC_ROUTES = SECTION_3_ROUTES | SECTION_8_ROUTES
 
