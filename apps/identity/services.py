@@ -124,9 +124,14 @@ def _user_is_active_for_token_issue(*, user_id) -> bool:
     table = connection.ops.quote_name(User._meta.db_table)
     lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT is_active FROM {table} WHERE id = %s{lock}", [user_id])
+        cursor.execute(f"SELECT is_active FROM {table} WHERE id = %s{lock}", [_user_id_param(user_id)])
         row = cursor.fetchone()
     return bool(row and row[0])
+
+
+def _user_id_param(user_id):
+    """A user id as the database stores it (a uuid on PostgreSQL, 32 hex characters on SQLite), for raw SQL."""
+    return User._meta.pk.get_db_prep_value(user_id, connection)
 
 
 def _decode_refresh_token(raw: str) -> RefreshToken:
@@ -293,9 +298,9 @@ def _refresh_tokens_revoke_all(*, user_id) -> int:
         f"AND NOT EXISTS (SELECT 1 FROM {quote(blacklisted.db_table)} b WHERE b.token_id = o.id) "
         "ON CONFLICT (token_id) DO NOTHING"
     )
-    now = clock.now()
+    now = connection.ops.adapt_datetimefield_value(clock.now())
     with connection.cursor() as cursor:
-        cursor.execute(sql, [now, user_id, now])
+        cursor.execute(sql, [now, _user_id_param(user_id), now])
         return cursor.rowcount
 
 
