@@ -99,6 +99,7 @@ def build_world() -> World:
             "package_id": package.pk,
             "teacher_id": owner_teacher.pk,
             "plan_id": PlanFactory().pk,
+            "user_id": owner_student.pk,
         },
     )
 
@@ -123,6 +124,10 @@ OBJECT_ROUTES = {
     "api/v1/admin/teachers/<uuid:teacher_id>/disable": {"post": lambda ids: {"reason": "not mine"}},
     # Plans belong to the school: only admins change them.
     "api/v1/billing/plans/<uuid:plan_id>": {"patch": lambda ids: {"price": "1.00", "is_active": False}},
+    # Staff only: nobody may promote, deactivate or reactivate anyone, themselves included (the owner is a student).
+    "api/v1/admin/users/<uuid:user_id>/role": {"post": lambda ids: {"role": "admin"}},
+    "api/v1/admin/users/<uuid:user_id>/deactivate": {"post": lambda ids: {}},
+    "api/v1/admin/users/<uuid:user_id>/activate": {"post": lambda ids: {}},
 }
 
 INTRUDERS = ("anonymous", "other_student", "other_teacher")

@@ -66,6 +66,14 @@ SECTION_3_ROUTES = {
 }
 
 SECTION_8_ROUTES: set[tuple[str, str]] = {
+    # 8.1 People
+    ("PATCH", "/api/v1/identity/users/me"),
+    ("GET", "/api/v1/admin/users"),
+    ("POST", "/api/v1/admin/users/{id}/role"),
+    ("POST", "/api/v1/admin/users/{id}/deactivate"),
+    ("POST", "/api/v1/admin/users/{id}/activate"),
+    # 8.2 Teachers
+    ("GET", "/api/v1/admin/teachers"),
     # 8.2 Teachers
     ("POST", "/api/v1/admin/teachers/{id}/disable"),
     # 8.3 Weekly schedules and slots

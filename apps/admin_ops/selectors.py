@@ -1,4 +1,4 @@
-"""Reads for staff: the admin-action log and the KPI / operations overviews.
+"""Reads for staff: the admin-action log, the KPI / operations overviews and the teacher roster.
 
 This is the project's one read-only reporting module: to count across the
 school it reads other apps' models directly (one conditional-aggregation
@@ -9,7 +9,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models import Count, DecimalField, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from apps.admin_ops.kpi_counters import counters_read, counters_supported
@@ -208,3 +208,46 @@ def kpi_sales(*, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
         **packages,
         "packages_paid_conversion_rate": rate.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
     }
+
+
+def _lesson_count(**lookups) -> Coalesce:
+    """A correlated COUNT of the row's teacher's lessons matching `lookups` (0 when none).
+
+    PostgreSQL evaluates it only for the rows of the page (after ORDER BY ... LIMIT),
+    each one an index range scan on `lessons_teacher_idx`.
+    """
+    lessons = (
+        Lesson.objects.filter(teacher_id=OuterRef("pk"), **lookups)
+        .order_by()
+        .values("teacher_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(lessons, output_field=IntegerField()), Value(0))
+
+
+def admin_teacher_list(*, is_approved: bool | None = None, q: str | None = None) -> QuerySet[User]:
+    """Every user whose role is teacher, with their profile (if any) and lesson counts, newest first.
+
+    One row per teacher user: a teacher without a profile has `profile_id` and
+    `display_name` null and counts as not approved. `upcoming_lessons` are
+    scheduled lessons that have not started; `completed_lessons` those marked
+    completed. `created_at` is the user's (the row is the teacher, the profile
+    may come later). `q` matches email, full name or display name,
+    case-insensitively. One query per page (plus the page's COUNT when needed).
+    """
+    now = _now_utc()
+    queryset = User.objects.filter(role=Role.TEACHER).annotate(
+        profile_id=F("teacher_profile__id"),
+        display_name=F("teacher_profile__display_name"),
+        is_approved=Coalesce(F("teacher_profile__is_approved"), Value(False)),
+        upcoming_lessons=_lesson_count(status=LessonStatus.SCHEDULED, scheduled_start_at__gt=now),
+        completed_lessons=_lesson_count(status=LessonStatus.COMPLETED),
+    )
+    if is_approved is not None:
+        queryset = queryset.filter(is_approved=is_approved)
+    if q:
+        queryset = queryset.filter(
+            Q(email__icontains=q) | Q(full_name__icontains=q) | Q(teacher_profile__display_name__icontains=q)
+        )
+    return queryset.order_by("-created_at", "-id")

@@ -6,9 +6,12 @@ from rest_framework import serializers
 
 from apps.admin_ops.models import AdminAction
 from apps.common.fields import JsonObjectField, QueryOffsetDateTimeField, StrictCharField, StrictUUIDField
+from apps.identity.models import Role
+from apps.identity.serializers import EMAIL_MAX_LENGTH
 
 # The longest period one sales query covers: a (leap) year.
 SALES_MAX_DAYS = 366
+SEARCH_HELP = "Case-insensitive substring"
 
 
 class AdminActionCreateSerializer(serializers.Serializer):
@@ -115,3 +118,45 @@ class KpiSalesSerializer(serializers.Serializer):
             "to": serializers.DateTimeField(read_only=True),
         }
         return period | fields
+
+
+# --- people (SPEC §8.1) and the teacher roster (§8.2) -----------------------------------------
+
+
+def _search_field(matches: str) -> serializers.CharField:
+    # As long as the longest column it searches; DRF's CharField refuses NUL characters (a 500 in PostgreSQL).
+    return serializers.CharField(
+        required=False, allow_blank=True, max_length=EMAIL_MAX_LENGTH, help_text=f"{SEARCH_HELP} of {matches}."
+    )
+
+
+class AdminUserListQuerySerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    is_active = serializers.BooleanField(required=False)
+    q = _search_field("email or full name")
+
+
+class UserRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class AdminTeacherListQuerySerializer(serializers.Serializer):
+    is_approved = serializers.BooleanField(
+        required=False, help_text="false also lists teachers who have no profile yet."
+    )
+    q = _search_field("email, full name or display name")
+
+
+class AdminTeacherSerializer(serializers.Serializer):
+    """One teacher user in the roster (`apps.admin_ops.selectors.admin_teacher_list` rows)."""
+
+    teacher_id = serializers.UUIDField(source="id", read_only=True)
+    profile_id = serializers.UUIDField(read_only=True, allow_null=True)
+    email = serializers.CharField(read_only=True)
+    full_name = serializers.CharField(read_only=True)
+    display_name = serializers.CharField(read_only=True, allow_null=True)
+    is_approved = serializers.BooleanField(read_only=True)
+    is_active = serializers.BooleanField(read_only=True)
+    upcoming_lessons = serializers.IntegerField(read_only=True)
+    completed_lessons = serializers.IntegerField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)

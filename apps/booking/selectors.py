@@ -2,10 +2,10 @@
 
 from datetime import datetime
 
-from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet
 
 from apps.booking.errors import BookingAccessDenied, BookingNotFound
-from apps.booking.models import ACTIVE_BOOKING_STATUSES, Booking
+from apps.booking.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus
 from apps.common import clock
 from apps.common.locking import lock_one
 from apps.common.queries import one_or_none, participant_rows
@@ -103,4 +103,19 @@ def teacher_student_list(*, teacher) -> QuerySet[User]:
         User.objects.filter(Exists(booked))
         .annotate(**lesson_stats_per_student(teacher_id=teacher.pk, now=clock.now()))
         .order_by("email", "id")
+    )
+
+
+def teacher_upcoming_booking_counts(*, teacher_id) -> dict[str, int]:
+    """The teacher's hold and confirmed bookings on slots that have not ended: `{"confirmed": n, "hold": n}`.
+
+    A hold counts even past its `hold_expires_at`: until the expiry runs it
+    keeps the slot, and the expiry reopens it. A lesson under way counts (its
+    slot has not ended). One aggregate query over the teacher's active bookings.
+    """
+    return Booking.objects.filter(
+        teacher_id=teacher_id, status__in=ACTIVE_BOOKING_STATUSES, slot__end_at__gt=clock.now()
+    ).aggregate(
+        confirmed=Count("pk", filter=Q(status=BookingStatus.CONFIRMED)),
+        hold=Count("pk", filter=Q(status=BookingStatus.HOLD)),
     )

@@ -8,6 +8,8 @@ API_PREFIX = "/api/v1/"
 _PARAMETER = re.compile(r"\{\w+\}")
 # Actions DRF's router maps by name (GET/POST on the collection, GET/PATCH on an item).
 STANDARD_ACTIONS = frozenset({"list", "create", "retrieve", "partial_update"})
+# A second method on another action's path is named as DRF names that method on an item.
+METHOD_ACTIONS = {"put": "update", "patch": "partial_update", "delete": "destroy", "post": "create"}
 
 
 class ApiAutoSchema(AutoSchema):
@@ -16,17 +18,22 @@ class ApiAutoSchema(AutoSchema):
     The path's words without its parameters (what a segment holds besides
     one stays: `/calendar/{token}.ics` is `calendar_ics`), then the action for the standard
     ones (`teachers_profiles_list`, `lessons_partial_update`) and `_list` for
-    another action answering a page (`booking_my_list`). An action that must keep
-    another id says `operation_id=` in its `@endpoint`.
+    another action answering a page (`booking_my_list`); a second method on
+    another action's path adds DRF's name for that method
+    (`PATCH /identity/users/me` is `identity_users_me_partial_update`). An action
+    that must keep another id says `operation_id=` in its `@endpoint`.
     """
 
     def get_operation_id(self) -> str:
         segments = (_PARAMETER.sub("", segment).strip(".") for segment in self.path.removeprefix(API_PREFIX).split("/"))
         words = [word for word in segments if word]
         action = getattr(self.view, "action", None)
-        spec = getattr(getattr(self.view, action, None), "endpoint", None) if action else None
+        handler = getattr(self.view, action, None) if action else None
+        spec = getattr(handler, "endpoint", None)
         if action in STANDARD_ACTIONS:
             words.append(action)
+        elif hasattr(handler, "mapped_to"):
+            words.append(METHOD_ACTIONS[spec.method])
         elif spec is not None and spec.page:
             words.append("list")
         return "_".join(words).replace("-", "_")

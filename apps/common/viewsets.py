@@ -132,10 +132,22 @@ class ApiViewSet(GenericViewSet):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        # (detail, url_path) -> the @action first declared there; a later endpoint on the same path
+        # answers another method of it (`GET` and `PATCH /identity/users/me`), as DRF's `@me.mapping.patch`.
+        routes: dict[tuple[bool, str], Callable] = {}
         for name, function in list(vars(cls).items()):
             spec = getattr(function, "endpoint", None)
-            if isinstance(spec, Endpoint) and not hasattr(function, "mapping"):
-                setattr(cls, name, _build_action(cls, name, function, spec))
+            if not isinstance(spec, Endpoint) or hasattr(function, "mapping") or hasattr(function, "mapped_to"):
+                continue
+            route = (spec.detail, spec.url_path or name)
+            primary = routes.get(route) if name not in STANDARD_ACTIONS else None
+            built = _build_action(cls, name, function, spec, as_action=primary is None)
+            if primary is not None:
+                primary.mapping[spec.method] = name
+                built.mapped_to = primary.__name__
+            elif name not in STANDARD_ACTIONS:
+                routes[route] = built
+            setattr(cls, name, built)
 
     def get_permissions(self):
         handler = getattr(self, self.action, None) if self.action else None
@@ -145,7 +157,7 @@ class ApiViewSet(GenericViewSet):
         return [permission() for permission in classes]
 
 
-def _build_action(viewset: type, name: str, function: Callable, spec: Endpoint) -> Callable:
+def _build_action(viewset: type, name: str, function: Callable, spec: Endpoint, *, as_action: bool) -> Callable:
     returns = spec.returns if spec.returns is not None else viewset.serializer_class
 
     @wraps(function)
@@ -166,7 +178,7 @@ def _build_action(viewset: type, name: str, function: Callable, spec: Endpoint) 
         return Response(returns(result, many=spec.many).data, status=spec.status)
 
     run.endpoint_permissions = spec.permissions
-    if name not in STANDARD_ACTIONS:
+    if as_action and name not in STANDARD_ACTIONS:
         run = action(detail=spec.detail, methods=[spec.method], url_path=spec.url_path or name)(run)
     return extend_schema(**_schema_of(spec, returns, function.__doc__))(run)
 

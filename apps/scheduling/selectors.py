@@ -34,3 +34,10 @@ def open_slot_list(
     if start_to is not None:
         queryset = queryset.filter(start_at__lt=start_to)
     return queryset.order_by("start_at", "id")
+
+
+def teacher_open_slot_count(*, teacher_id) -> int:
+    """How many open slots of the teacher students could still hold (open, starting in the future)."""
+    return AvailabilitySlot.objects.filter(
+        teacher_id=teacher_id, status=SlotStatus.OPEN, start_at__gt=clock.now()
+    ).count()

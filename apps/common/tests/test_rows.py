@@ -22,6 +22,7 @@ from apps.booking.tests.factories import future_slot, make_confirmed, make_hold
 from apps.common import clock
 from apps.common.rows import row_serializer_for
 from apps.identity.models import User
+from apps.identity.serializers import UserSerializer
 from apps.lessons.models import Lesson
 from apps.lessons.serializers import LessonSerializer
 from apps.notifications.models import Notification
@@ -44,6 +45,7 @@ LIST_SERIALIZERS = [
     (AuditLogSerializer, AuditLog),
     (AdminActionSerializer, AdminAction),
     (PlanSerializer, Plan),
+    (UserSerializer, User),
 ]
 
 
