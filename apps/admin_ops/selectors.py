@@ -6,11 +6,12 @@ query per table, never loading rows). It never writes to them.
 """
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import Count, DecimalField, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 
 from apps.admin_ops.kpi_counters import counters_read, counters_supported
 from apps.admin_ops.models import AdminAction
@@ -47,6 +48,79 @@ def _now_utc() -> dt.datetime:
 def admin_action_list() -> QuerySet[AdminAction]:
     """Recorded staff operations, newest first."""
     return AdminAction.objects.order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class PeriodValue:
+    """One bar of a staff chart: the period's first day (UTC) and its number."""
+
+    start: dt.date
+    value: int | Decimal
+
+
+def lessons_between(*, start: dt.datetime, end: dt.datetime, limit: int) -> list[Lesson]:
+    """Lessons (any status) starting in `[start, end)`, earliest first, with student, teacher and the
+    teacher's profile: one query."""
+    return list(
+        Lesson.objects.filter(scheduled_start_at__gte=start, scheduled_start_at__lt=end)
+        .select_related("student", "teacher__teacher_profile")
+        .order_by("scheduled_start_at", "id")[:limit]
+    )
+
+
+def bookings_per_week(*, weeks: int) -> list[PeriodValue]:
+    """Bookings made (any status, by `created_at`) in each of the last `weeks` weeks, this one included.
+
+    Weeks are ISO weeks (Monday 00:00) in UTC; one aggregate query, weeks without a booking are zero.
+    """
+    today = _now_utc().date()
+    first = today - dt.timedelta(days=today.weekday(), weeks=weeks - 1)
+    starts = [first + dt.timedelta(weeks=i) for i in range(weeks)]
+    rows = (
+        Booking.objects.filter(created_at__gte=_utc_midnight(first), created_at__lt=_utc_midnight(starts[-1]) + _WEEK)
+        .annotate(week=TruncWeek("created_at", tzinfo=dt.UTC))
+        .values("week")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    counts = {row["week"].date(): row["count"] for row in rows}
+    return [PeriodValue(start=week, value=counts.get(week, 0)) for week in starts]
+
+
+def money_received_per_month(*, months: int) -> list[PeriodValue]:
+    """Money received in each of the last `months` calendar months (UTC), this one included.
+
+    Money received is the KPI's: payments now `succeeded` or `refunded`, counted in the month of
+    their `paid_at`, summed over currencies as stored. One aggregate query; empty months are 0.00.
+    """
+    today = _now_utc().date()
+    starts = [_month_start(today, back=months - 1 - i) for i in range(months)]
+    rows = (
+        Payment.objects.filter(
+            status__in=RECEIVED_PAYMENT_STATUSES,
+            paid_at__gte=_utc_midnight(starts[0]),
+            paid_at__lt=_utc_midnight(_month_start(today, back=-1)),
+        )
+        .annotate(month=TruncMonth("paid_at", tzinfo=dt.UTC))
+        .values("month")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    totals = {row["month"].date(): row["total"] for row in rows}
+    return [PeriodValue(start=month, value=totals.get(month, Decimal("0.00"))) for month in starts]
+
+
+_WEEK = dt.timedelta(weeks=1)
+
+
+def _utc_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+
+
+def _month_start(day: dt.date, *, back: int) -> dt.date:
+    """The first day of the month `back` months before `day`'s (negative: after)."""
+    index = day.year * 12 + day.month - 1 - back
+    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def kpi_overview() -> dict[str, Any]:

@@ -11,8 +11,9 @@ from django import forms
 from django.contrib import admin, messages
 
 from apps.billing import services
-from apps.billing.models import LessonPackage, Payment, PaymentStatus, Plan
+from apps.billing.models import LessonPackage, PackageStatus, Payment, PaymentStatus, Plan
 from apps.common import clock
+from apps.common.admin import person
 from apps.common.errors import DomainError, InvalidInput
 from apps.identity.models import Role
 
@@ -35,19 +36,32 @@ class PackageAddForm(forms.ModelForm):
         return total
 
 
+class OverdueFilter(admin.SimpleListFilter):
+    """Active packages past `expires_at`: the ops overview's `overdue_active_packages`."""
+
+    title = "expiry"
+    parameter_name = "expiry"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Overdue (active, past expires_at)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "overdue":
+            return queryset.filter(status=PackageStatus.ACTIVE, expires_at__lt=clock.now())
+        return queryset
+
+
 @admin.register(LessonPackage)
 class LessonPackageAdmin(admin.ModelAdmin):
     list_display = [
-        "id",
         "student_email",
-        "lessons_total",
-        "lessons_left",
-        "lessons_reserved",
         "status",
+        "lessons",
         "expires_at",
+        "lessons_reserved",
         "created_at",
     ]
-    list_filter = ["status", "expires_at", "created_at"]
+    list_filter = ["status", OverdueFilter, "expires_at", "created_at"]
     search_fields = ["student__email", "=id"]
     date_hierarchy = "created_at"
     list_select_related = ["student"]
@@ -69,7 +83,11 @@ class LessonPackageAdmin(admin.ModelAdmin):
 
     @admin.display(description="student", ordering="student__email")
     def student_email(self, obj: LessonPackage) -> str:
-        return obj.student.email
+        return person(obj.student)
+
+    @admin.display(description="lessons left / total", ordering="lessons_left")
+    def lessons(self, obj: LessonPackage) -> str:
+        return f"{obj.lessons_left} / {obj.lessons_total}"
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -113,14 +131,11 @@ class LessonPackageAdmin(admin.ModelAdmin):
 @admin.register(Payment)
 class PaymentAdmin(admin.ModelAdmin):
     list_display = [
-        "id",
         "student_email",
-        "package",
-        "amount",
-        "currency",
         "status",
-        "external_reference",
+        "amount_with_currency",
         "paid_at",
+        "external_reference",
         "created_at",
     ]
     list_filter = ["status", "currency", "paid_at", "created_at"]
@@ -144,7 +159,11 @@ class PaymentAdmin(admin.ModelAdmin):
 
     @admin.display(description="student", ordering="package__student__email")
     def student_email(self, obj: Payment) -> str:
-        return obj.package.student.email
+        return person(obj.package.student)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_with_currency(self, obj: Payment) -> str:
+        return f"{obj.amount} {obj.currency}"
 
     def has_add_permission(self, request) -> bool:
         # Payments are recorded through the API (POST /payments) by the student or staff.

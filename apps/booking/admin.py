@@ -11,9 +11,10 @@ from django.contrib import admin, messages
 
 from apps.billing.admin import LessonPackageAdmin
 from apps.billing.models import LessonPackage
-from apps.booking.models import Booking
+from apps.booking.models import Booking, BookingStatus
 from apps.booking.services import booking_cancel, booking_holds_expire, package_cancel, slot_cancel, teacher_disable
-from apps.common.admin import NoAddDeleteAdmin
+from apps.common import clock
+from apps.common.admin import NoAddDeleteAdmin, person, teacher_name
 from apps.common.errors import DomainError
 from apps.scheduling.admin import AvailabilitySlotAdmin
 from apps.scheduling.models import AvailabilitySlot
@@ -23,24 +24,34 @@ from apps.teachers.models import TeacherProfile
 STAFF_REASON = "Canceled by staff in the admin site."
 
 
+class StaleHoldFilter(admin.SimpleListFilter):
+    """Holds past their deadline still in `hold`: the ops overview's `stale_booking_holds`."""
+
+    title = "hold deadline"
+    parameter_name = "hold"
+
+    def lookups(self, request, model_admin):
+        return [("stale", "Stale (past the deadline, still held)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "stale":
+            return queryset.filter(status=BookingStatus.HOLD, hold_expires_at__lte=clock.now())
+        return queryset
+
+
 @admin.register(Booking)
 class BookingAdmin(NoAddDeleteAdmin):
     list_display = (
-        "id",
         "student_email",
         "teacher_email",
-        "slot_start_at",
         "status",
-        "hold_expires_at",
-        "confirmed_at",
-        "canceled_at",
-        "refund_returned",
+        "slot_start_at",
         "created_at",
     )
-    list_filter = ("status", "refund_returned")
-    search_fields = ("student__email", "teacher__email", "=id")
+    list_filter = ("status", StaleHoldFilter, "refund_returned")
+    search_fields = ("student__email", "teacher__email", "teacher__teacher_profile__display_name", "=id")
     date_hierarchy = "created_at"
-    list_select_related = ("student", "teacher", "slot")
+    list_select_related = ("student", "teacher__teacher_profile", "slot")
     ordering = ("-created_at", "-id")
     readonly_fields = (
         "id",
@@ -62,11 +73,11 @@ class BookingAdmin(NoAddDeleteAdmin):
 
     @admin.display(description="student", ordering="student__email")
     def student_email(self, obj: Booking) -> str:
-        return obj.student.email
+        return person(obj.student)
 
     @admin.display(description="teacher", ordering="teacher__email")
     def teacher_email(self, obj: Booking) -> str:
-        return obj.teacher.email
+        return teacher_name(obj.teacher)
 
     @admin.display(description="slot start", ordering="slot__start_at")
     def slot_start_at(self, obj: Booking):
