@@ -26,6 +26,7 @@ from apps.identity.tests.factories import StudentFactory, TeacherFactory
 from apps.lessons.models import Lesson
 from apps.lessons.services import calendar_feed_get_or_create, calendar_feed_rotate
 from apps.notifications.tests.factories import NotificationFactory
+from apps.scheduling.tests.factories import make_schedule
 from apps.teachers.tests.factories import TeacherProfileFactory
 
 TABLES = [
@@ -43,6 +44,8 @@ TABLES = [
     "calendar_feeds",
     "lesson_reminders",
     "plans",
+    "weekly_schedules",
+    "weekly_schedule_windows",
 ]
 
 
@@ -80,6 +83,7 @@ def build_world() -> World:
     Lesson.objects.filter(pk=lesson.pk).update(scheduled_start_at=clock.now() - timedelta(minutes=5))
     new_slot = future_slot(hours=96, teacher=owner_teacher)
     profile = TeacherProfileFactory(user=owner_teacher, is_approved=False)
+    make_schedule(owner_teacher, windows=[(d, "09:00", "12:00") for d in range(7)])
     payment = PaymentFactory(package=package)
     notification = NotificationFactory(user=owner_student)
     return World(
@@ -128,6 +132,17 @@ OBJECT_ROUTES = {
     "api/v1/admin/users/<uuid:user_id>/role": {"post": lambda ids: {"role": "admin"}},
     "api/v1/admin/users/<uuid:user_id>/deactivate": {"post": lambda ids: {}},
     "api/v1/admin/users/<uuid:user_id>/activate": {"post": lambda ids: {}},
+    # SPEC §8.3: a teacher's weekly schedule, and slots generated from it (admin, or that teacher)
+    "api/v1/scheduling/teachers/<uuid:teacher_id>/schedule": {
+        "get": None,
+        "put": lambda ids: {"timezone": "UTC", "windows": [{"weekday": 0, "start": "06:00", "end": "22:00"}]},
+    },
+    "api/v1/scheduling/teachers/<uuid:teacher_id>/schedule/generate": {
+        "post": lambda ids: {
+            "from_date": clock.now().date().isoformat(),
+            "to_date": (clock.now() + timedelta(days=27)).date().isoformat(),
+        }
+    },
 }
 
 INTRUDERS = ("anonymous", "other_student", "other_teacher")

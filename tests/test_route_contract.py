@@ -77,6 +77,9 @@ SECTION_8_ROUTES: set[tuple[str, str]] = {
     # 8.2 Teachers
     ("POST", "/api/v1/admin/teachers/{id}/disable"),
     # 8.3 Weekly schedules and slots
+    ("GET", "/api/v1/scheduling/teachers/{id}/schedule"),
+    ("PUT", "/api/v1/scheduling/teachers/{id}/schedule"),
+    ("POST", "/api/v1/scheduling/teachers/{id}/schedule/generate"),
     ("POST", "/api/v1/scheduling/slots/{id}/cancel"),
     ("GET", "/api/v1/scheduling/slots/my"),
     # 8.4 Billing and sales

@@ -50,6 +50,7 @@ from apps.identity.tests.factories import DEFAULT_PASSWORD, AdminFactory, Studen
 from apps.lessons.models import Lesson
 from apps.lessons.services import calendar_feed_get_or_create
 from apps.notifications.tests.factories import NotificationFactory
+from apps.scheduling.tests.factories import make_schedule
 from apps.teachers.tests.factories import TeacherProfileFactory
 from conftest import bearer_for
 from guitaronline.wsgi import application
@@ -95,6 +96,10 @@ UNSCHEMATIZABLE_RULES = {
     # No NUL character or unpaired surrogate anywhere inside the free-form JSON object (jsonb cannot store them).
     "POST /api/v1/admin/actions": {"payload"},
     "POST /api/v1/audit/logs": {"payload"},
+    # IANA time zone names; windows must not overlap on a weekday, end after start and hold a slot.
+    "PUT /api/v1/scheduling/teachers/{teacher_id}/schedule": {"timezone", "windows"},
+    # to_date >= from_date, at most 92 days, within a year back and two years ahead.
+    "POST /api/v1/scheduling/teachers/{teacher_id}/schedule/generate": {"from_date", "to_date"},
 }
 
 
@@ -145,6 +150,7 @@ def world(db, _in_process_requests):
     """A small school: the fuzzing student's package, hold, confirmed booking, lesson, payment, notification."""
     admin, student, teacher, new_teacher = AdminFactory(), StudentFactory(), TeacherFactory(), TeacherFactory()
     profile = TeacherProfileFactory(user=teacher)
+    make_schedule(teacher, windows=[(d, "08:00", "12:00") for d in range(7)], timezone="Europe/Berlin")
     package = PackageFactory(student=student, lessons_total=20, lessons_left=20)
     hold = make_hold(student=student, package=package, slot=future_slot(hours=30, teacher=teacher))
     confirmed = make_confirmed(student=student, package=package, slot=future_slot(hours=50, teacher=teacher))

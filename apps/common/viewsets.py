@@ -29,7 +29,7 @@ from functools import wraps
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpResponseBase
+from django.http import Http404, HttpResponseBase
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status as http_status
 from rest_framework.decorators import action
@@ -148,6 +148,13 @@ class ApiViewSet(GenericViewSet):
             elif name not in STANDARD_ACTIONS:
                 routes[route] = built
             setattr(cls, name, built)
+
+    def get_object(self):
+        """Services look objects up (with their access rules); DRF's generic lookup has no queryset here.
+
+        Only DRF's OPTIONS metadata calls this (for a PUT route): not found, so it describes no PUT form.
+        """
+        raise Http404
 
     def get_permissions(self):
         handler = getattr(self, self.action, None) if self.action else None

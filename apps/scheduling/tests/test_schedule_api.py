@@ -207,3 +207,9 @@ def test_get_is_three_queries(client_for, django_assert_max_num_queries):
     with django_assert_max_num_queries(3):  # the caller, the schedule, its windows
         response = client.get(url(teacher.pk))
     assert len(response.json()["windows"]) == 7
+
+
+def test_options_on_the_put_route_is_not_a_500(teacher_client, teacher):
+    response = teacher_client.options(url(teacher.pk))
+    assert response.status_code == 200
+    assert {"GET", "PUT"} <= set(response["Allow"].replace(" ", "").split(","))
