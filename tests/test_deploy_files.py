@@ -34,7 +34,7 @@ def test_compose_has_the_production_services():
 
 
 def test_the_scheduler_runs_each_command_on_its_beat(tmp_path):
-    """deploy/scheduler.sh: expiry and the KPI fold every minute, reminders every fifth, retention once a day."""
+    """deploy/scheduler.sh: expiry and the KPI fold every minute, reminders every fifth, retention and slots daily."""
     fake = tmp_path / "python"
     fake.write_text('#!/bin/sh\necho "$2" >> "$(dirname "$0")/calls"\n')
     fake.chmod(0o755)
@@ -55,6 +55,8 @@ def test_the_scheduler_runs_each_command_on_its_beat(tmp_path):
     assert [calls.count(name) for name in every_minute] == [10, 10, 10]
     assert calls.count("send_lesson_reminders") == 2  # beats 0 and 5
     assert calls.count("prune_outbox_events") == 1  # one UTC day
+    assert calls.count("generate_slots") == 1  # one UTC day
+    assert "python manage.py generate_slots --weeks 4" in (ROOT / "deploy" / "scheduler.sh").read_text()
 
 
 def test_compose_app_env_points_at_postgres_and_redis_in_production_mode():

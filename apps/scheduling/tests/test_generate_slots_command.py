@@ -22,7 +22,9 @@ from apps.scheduling.tests.test_concurrency import _backends_waiting_on_a_lock, 
 from apps.teachers.tests.factories import TeacherProfileFactory
 from tests.process_helpers import child_env, kill_group, manage_py, require_postgresql, tail, wait_for
 
-OUTPUT = re.compile(r"Generated slots for (\d+) teachers: created (\d+), skipped_existing (\d+), skipped_past (\d+)\.")
+OUTPUT = re.compile(
+    r"Generated slots for (\d+) teacher\(s\): created (\d+), skipped_existing (\d+), skipped_past (\d+)\."
+)
 
 
 def run(*args) -> tuple[int, int, int, int]:

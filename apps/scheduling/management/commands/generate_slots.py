@@ -47,7 +47,7 @@ class Command(BaseCommand):
             totals += counts
             teachers += 1
         self.stdout.write(
-            f"Generated slots for {teachers} teachers: created {totals.created}, "
+            f"Generated slots for {teachers} teacher(s): created {totals.created}, "
             f"skipped_existing {totals.skipped_existing}, skipped_past {totals.skipped_past}."
         )
         if failed:
