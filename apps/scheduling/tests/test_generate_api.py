@@ -351,9 +351,9 @@ def test_four_weeks_of_12_slots_a_day_is_a_handful_of_queries(clock, client_for,
     client = client_for(teacher)
     SlotFactory(teacher=teacher, start_at=utc("2027-03-03T10:00Z"), end_at=utc("2027-03-03T11:00Z"))
 
-    # The caller, lock timeout, teacher lock, schedule, windows, busy slots, one INSERT, its count, the
-    # audit row: 9 statements, plus the savepoint pair the test's own wrapping transaction adds.
-    with django_assert_max_num_queries(11):
+    # The caller, teacher lock, schedule, windows, busy slots, one INSERT, its count, the audit row:
+    # 8 statements, plus the savepoint pair the test's own wrapping transaction adds.
+    with django_assert_max_num_queries(10):
         result = counts(generate(client, teacher, "2027-03-01", "2027-03-28"))
 
     assert result == (28 * 12 - 1, 1, 0)
@@ -383,7 +383,7 @@ def test_the_largest_range_is_still_one_insert(clock, client_for, django_assert_
     make_schedule(teacher, windows=[(d, "00:00", "24:00") for d in EVERY_DAY], slot_minutes=15)
     client = client_for(teacher)
 
-    with django_assert_max_num_queries(11) as captured:
+    with django_assert_max_num_queries(10) as captured:
         result = counts(generate(client, teacher, "2027-03-01", "2027-05-31"))
 
     assert result == (92 * 96, 0, 0)
