@@ -292,3 +292,30 @@ def test_windows_exclusion_constraint_refuses_overlaps_written_past_the_service(
     ScheduleWindow.objects.create(schedule=schedule, weekday=0, start_minute=12 * 60, end_minute=13 * 60)  # touching
     ScheduleWindow.objects.create(schedule=schedule, weekday=1, start_minute=9 * 60, end_minute=12 * 60)
     assert schedule.windows.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_generate_racing_a_teacher_disable_never_leaves_open_slots(clock, client_for):
+    """Disable (SPEC §8.2) and generate both take the teacher's row first: generate lands before and its
+    slots are canceled, or it finds the teacher unapproved (422). Never an open slot of a disabled teacher."""
+    require_postgresql()
+    _pin_clock(clock, "2027-02-01T00:00:00+00:00")
+    admin = AdminFactory()
+    for _ in range(4):
+        teacher = TeacherFactory()
+        make_schedule(teacher, windows=[(d, "08:00", "20:00") for d in range(7)])
+        generate_url = f"/api/v1/scheduling/teachers/{teacher.pk}/schedule/generate"
+        disable_url = f"/api/v1/admin/teachers/{teacher.pk}/disable"
+
+        generated, disabled = _call_at_once(
+            [
+                lambda: client_for(teacher).post(generate_url, GENERATE_BODY, format="json"),
+                lambda: client_for(admin).post(disable_url, {"reason": "leaving"}, format="json"),
+            ]
+        )
+
+        assert disabled.status_code == 200, disabled.content
+        assert generated.status_code in (200, 422), generated.content
+        if generated.status_code == 200:
+            assert disabled.json()["canceled_slots"] == generated.json()["created"] == 28 * 12
+        assert not AvailabilitySlot.objects.filter(teacher=teacher).exclude(status=SlotStatus.CANCELED).exists()
