@@ -16,16 +16,14 @@ from apps.admin_ops.serializers import (
 from apps.audit.serializers import MaxRetriesQuerySerializer
 from apps.booking.serializers import TeacherDisabledSerializer, TeacherDisableSerializer
 from apps.booking.services import teacher_disable
-from apps.common.permissions import IsAdmin
-from apps.common.viewsets import ApiViewSet, endpoint
+from apps.common.viewsets import AdminViewSet, endpoint
 from apps.identity import selectors as identity_selectors
 from apps.identity import services as identity_services
 from apps.identity.serializers import UserSerializer
 
 
-class AdminActionViewSet(ApiViewSet):
+class AdminActionViewSet(AdminViewSet):
     serializer_class = AdminActionSerializer
-    permission_classes = [IsAdmin]
 
     @endpoint(page=True)
     def list(self, request):
@@ -38,9 +36,7 @@ class AdminActionViewSet(ApiViewSet):
         return services.admin_action_create(admin=request.user, **body)
 
 
-class OverviewViewSet(ApiViewSet):
-    permission_classes = [IsAdmin]
-
+class OverviewViewSet(AdminViewSet):
     @endpoint("get", "kpi/overview", returns=KpiOverviewSerializer)
     def kpi_overview(self, request):
         """The school in numbers: users, bookings, lessons, payments and packages by status."""
@@ -52,11 +48,10 @@ class OverviewViewSet(ApiViewSet):
         return selectors.ops_overview(**query)
 
 
-class AdminUserViewSet(ApiViewSet):
+class AdminUserViewSet(AdminViewSet):
     """People (SPEC §8.1): staff find accounts, change roles, deactivate and reactivate them."""
 
     serializer_class = UserSerializer
-    permission_classes = [IsAdmin]
     lookup_url_kwarg = "user_id"
 
     @endpoint(query=AdminUserListQuerySerializer, page=True)
@@ -80,11 +75,10 @@ class AdminUserViewSet(ApiViewSet):
         return identity_services.user_set_active(actor=request.user, user_id=user_id, is_active=True)
 
 
-class AdminTeacherViewSet(ApiViewSet):
+class AdminTeacherViewSet(AdminViewSet):
     """The teacher roster (SPEC §8.2): every teacher user with profile and lesson counts."""
 
     serializer_class = AdminTeacherSerializer
-    permission_classes = [IsAdmin]
     lookup_url_kwarg = "teacher_id"
 
     @endpoint(query=AdminTeacherListQuerySerializer, page=True)
@@ -98,10 +92,8 @@ class AdminTeacherViewSet(ApiViewSet):
         return teacher_disable(actor=request.user, teacher_id=teacher_id, **body)
 
 
-class SalesViewSet(ApiViewSet):
+class SalesViewSet(AdminViewSet):
     """`GET /api/v1/admin/kpi/sales` (SPEC §8.4)."""
-
-    permission_classes = [IsAdmin]
 
     @endpoint("get", "sales", query=KpiSalesQuerySerializer, returns=KpiSalesSerializer)
     def sales(self, request, query):

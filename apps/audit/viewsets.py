@@ -10,8 +10,7 @@ from apps.audit.serializers import (
     OutboxEventSerializer,
     OutboxPendingQuerySerializer,
 )
-from apps.common.permissions import IsAdmin
-from apps.common.viewsets import ApiViewSet, endpoint
+from apps.common.viewsets import AdminViewSet, endpoint
 
 # Free text, but never a NUL character (refused with a 400).
 _FILTER_TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
@@ -21,9 +20,8 @@ _FILTERS = [
 ]
 
 
-class AuditLogViewSet(ApiViewSet):
+class AuditLogViewSet(AdminViewSet):
     serializer_class = AuditLogSerializer
-    permission_classes = [IsAdmin]
 
     @endpoint(query=AuditLogListQuerySerializer, page=True, parameters=_FILTERS)
     def list(self, request, query):
@@ -36,9 +34,7 @@ class AuditLogViewSet(ApiViewSet):
         return services.audit_log_create(actor=request.user, **body)
 
 
-class OutboxViewSet(ApiViewSet):
-    permission_classes = [IsAdmin]
-
+class OutboxViewSet(AdminViewSet):
     @endpoint(query=OutboxPendingQuerySerializer, returns=OutboxEventSerializer, many=True)
     def pending(self, request, query):
         """Pending outbox events, oldest first (a JSON array, not a page)."""

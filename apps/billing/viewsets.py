@@ -18,14 +18,13 @@ from apps.billing.serializers import (
     PlanUpdateSerializer,
 )
 from apps.common.permissions import IsAdmin, IsAdminOrStudent
-from apps.common.viewsets import ApiViewSet, endpoint
+from apps.common.viewsets import AdminViewSet, ApiViewSet, endpoint
 
 _PACKAGE_FILTER = [OpenApiParameter("package_id", OpenApiTypes.UUID, description="Only this package's payments")]
 
 
-class PackageViewSet(ApiViewSet):
+class PackageViewSet(AdminViewSet):
     serializer_class = PackageSerializer
-    permission_classes = [IsAdmin]
 
     @endpoint(body=PackageCreateSerializer, status=201)
     def create(self, request, body):
@@ -77,9 +76,8 @@ class PaymentViewSet(ApiViewSet):
         return services.payment_set_status(actor=request.user, payment_id=payment_id, **body)
 
 
-class PlanViewSet(ApiViewSet):
+class PlanViewSet(AdminViewSet):
     serializer_class = PlanSerializer
-    permission_classes = [IsAdmin]
     lookup_url_kwarg = "plan_id"
 
     @endpoint(page=True, permissions=[AllowAny])

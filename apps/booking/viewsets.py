@@ -6,7 +6,6 @@ are served here, under their sections' paths; so is the admin lesson repair,
 which needs a booking's lock.
 """
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
 from apps.billing.serializers import PackageSerializer
@@ -25,14 +24,12 @@ from apps.booking.serializers import (
     TeacherStudentSerializer,
 )
 from apps.common.permissions import IsAdmin, IsAdminOrTeacher, IsStudent, IsTeacher
-from apps.common.viewsets import ApiViewSet, endpoint
+from apps.common.viewsets import AdminViewSet, ApiViewSet, endpoint
 from apps.lessons.serializers import LessonCreateSerializer, LessonSerializer
-from apps.scheduling.serializers import SlotSerializer
+from apps.scheduling.serializers import SLOT_LIST_PARAMETERS, SlotSerializer
 
 _MY_SLOT_FILTERS = [
-    OpenApiParameter("teacher_id", OpenApiTypes.UUID, description="Only this teacher's slots (admins)"),
-    OpenApiParameter("from", OpenApiTypes.DATETIME, description="start_at >= from (with offset)"),
-    OpenApiParameter("to", OpenApiTypes.DATETIME, description="start_at < to (with offset)"),
+    *SLOT_LIST_PARAMETERS,
     OpenApiParameter("status", str, enum=["open", "hold", "booked", "canceled"], description="Only this status"),
 ]
 
@@ -112,11 +109,10 @@ class SlotBookingViewSet(ApiViewSet):
         )
 
 
-class PackageCancelViewSet(ApiViewSet):
+class PackageCancelViewSet(AdminViewSet):
     """`POST /api/v1/billing/packages/{id}/cancel` (SPEC §8.4): it cancels the package's bookings."""
 
     serializer_class = PackageSerializer
-    permission_classes = [IsAdmin]
     lookup_url_kwarg = "package_id"
 
     @endpoint("post", detail=True, body=PackageCancelSerializer)

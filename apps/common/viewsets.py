@@ -38,6 +38,7 @@ from rest_framework.routers import SimpleRouter
 from rest_framework.viewsets import GenericViewSet
 
 from apps.common.pagination import PAGE_PARAMETERS, page_data, page_serializer
+from apps.common.permissions import IsAdmin
 from apps.common.schema import STANDARD_ACTIONS
 
 
@@ -205,3 +206,9 @@ def _schema_of(spec: Endpoint, returns: Any, docstring: str | None) -> dict:
     if spec.page:
         schema["parameters"] = [*schema["parameters"], *PAGE_PARAMETERS]
     return schema
+
+
+class AdminViewSet(ApiViewSet):
+    """A staff resource: every action is admin only unless it says otherwise."""
+
+    permission_classes = [IsAdmin]

@@ -1,6 +1,7 @@
 import re
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers
 
 from apps.common.fields import OffsetDateTimeField, StrictCharField, StrictUUIDField
@@ -142,3 +143,11 @@ class GenerateCountsSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     skipped_existing = serializers.IntegerField()
     skipped_past = serializers.IntegerField()
+
+
+# The slot lists' filters as OpenAPI states them (`from` is a keyword, added by the query serializers' get_fields).
+SLOT_LIST_PARAMETERS = [
+    OpenApiParameter("teacher_id", OpenApiTypes.UUID, description="Only this teacher's slots"),
+    OpenApiParameter("from", OpenApiTypes.DATETIME, description="start_at >= from (with offset)"),
+    OpenApiParameter("to", OpenApiTypes.DATETIME, description="start_at < to (with offset)"),
+]

@@ -1,7 +1,5 @@
 """Scheduling endpoints: slots (SPEC §3 Scheduling) and weekly schedules (SPEC §8.3)."""
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import AllowAny
 
 from apps.common.pagination import LimitOffsetPage, page_data
@@ -10,6 +8,7 @@ from apps.common.viewsets import ApiViewSet, endpoint
 from apps.scheduling.open_slots_cache import cached_open_slot_page
 from apps.scheduling.selectors import open_slot_list, schedule_get
 from apps.scheduling.serializers import (
+    SLOT_LIST_PARAMETERS,
     GenerateCountsSerializer,
     OpenSlotQuerySerializer,
     ScheduleGenerateSerializer,
@@ -20,12 +19,6 @@ from apps.scheduling.serializers import (
 )
 from apps.scheduling.services import schedule_generate, schedule_replace, slot_create
 
-_OPEN_SLOT_FILTERS = [
-    OpenApiParameter("teacher_id", OpenApiTypes.UUID, description="Only this teacher's slots"),
-    OpenApiParameter("from", OpenApiTypes.DATETIME, description="start_at >= from (with offset)"),
-    OpenApiParameter("to", OpenApiTypes.DATETIME, description="start_at < to (with offset)"),
-]
-
 
 class SlotViewSet(ApiViewSet):
     serializer_class = SlotSerializer
@@ -35,7 +28,7 @@ class SlotViewSet(ApiViewSet):
         """Open a slot for a teacher (admin only)."""
         return slot_create(actor=request.user, **body)
 
-    @endpoint(query=OpenSlotQuerySerializer, page=True, permissions=[AllowAny], parameters=_OPEN_SLOT_FILTERS)
+    @endpoint(query=OpenSlotQuerySerializer, page=True, permissions=[AllowAny], parameters=SLOT_LIST_PARAMETERS)
     def open(self, request, query):
         """Open slots that start in the future, soonest first (public)."""
         bounds = LimitOffsetPage()
