@@ -28,9 +28,11 @@ from apps.billing.errors import (
     UnknownPaymentStatus,
 )
 from apps.billing.models import LessonPackage, PackageStatus, Payment, PaymentStatus
+from apps.billing.selectors import PACKAGE_LISTS
 from apps.common import clock
 from apps.common.errors import InvalidInput
 from apps.common.locking import lock_one, set_lock_timeout
+from apps.common.page_cache import scopes_changed, user_scopes
 from apps.identity.models import Role, User
 
 # Payment status machine: from -> allowed targets. `refunded` is final.
@@ -53,6 +55,12 @@ CURRENCY_CODE_RE = re.compile(r"[A-Za-z]{3}")
 # --- package counters (used by booking; the caller holds the package lock) ---
 
 
+def package_lists_changed(*, student_ids) -> None:
+    """Call in any transaction that writes package rows: these students' cached package lists are
+    recomputed after the commit (apps/common/page_cache.py)."""
+    scopes_changed(*user_scopes(PACKAGE_LISTS, student_ids))
+
+
 def package_lock(*, package_id) -> LessonPackage | None:
     """Lock one package row for the rest of the transaction (None if it does not exist)."""
     return lock_one(LessonPackage.objects.all(), package_id)
@@ -70,6 +78,7 @@ def _apply_counters(package: LessonPackage, **deltas: int) -> LessonPackage:
     for field, delta in deltas.items():
         setattr(package, field, getattr(package, field) + delta)
     package.updated_at = now
+    package_lists_changed(student_ids=[package.student_id])
     return package
 
 
@@ -134,6 +143,7 @@ def package_create(*, actor: User | None, student_id, lessons_total: int, expire
             expires_at=expires_at,
             status=PackageStatus.ACTIVE,
         )
+        package_lists_changed(student_ids=[student_id])
         payload = _package_event_payload(package)
         audit_log_record(
             actor=actor, action="billing.package.create", entity_type="package", entity_id=package.pk, payload=payload
@@ -174,6 +184,7 @@ def packages_expire_due(*, actor: User | None = None, batch_size: int = EXPIRE_B
         with transaction.atomic():
             now = clock.now()
             batch = _lock_due_packages(now=now, limit=batch_size)
+            expired_students = []
             for package in batch:
                 changed = LessonPackage.objects.filter(pk=package.pk, status=PackageStatus.ACTIVE).update(
                     status=PackageStatus.EXPIRED, updated_at=now
@@ -182,6 +193,7 @@ def packages_expire_due(*, actor: User | None = None, batch_size: int = EXPIRE_B
                     continue
                 package.status = PackageStatus.EXPIRED
                 package.updated_at = now
+                expired_students.append(package.student_id)
                 payload = _package_event_payload(package)
                 audit_log_record(
                     actor=actor,
@@ -197,6 +209,7 @@ def packages_expire_due(*, actor: User | None = None, batch_size: int = EXPIRE_B
                     payload=payload,
                 )
                 expired += 1
+            package_lists_changed(student_ids=expired_students)
         if len(batch) < batch_size:
             return expired
 

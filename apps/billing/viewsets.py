@@ -14,6 +14,7 @@ from apps.billing.serializers import (
     PaymentSerializer,
     PaymentStatusSerializer,
 )
+from apps.common.pagination import cached_page_data
 from apps.common.permissions import IsAdmin, IsAdminOrStudent
 from apps.common.viewsets import ApiViewSet, endpoint
 
@@ -44,7 +45,11 @@ class PackageViewSet(ApiViewSet):
     )
     def of_student(self, request, student_id):
         """A student's packages, newest first (admins, or that student)."""
-        return selectors.package_list_for_student(viewer=request.user, student_id=student_id)
+        packages = selectors.package_list_for_student(viewer=request.user, student_id=student_id)  # 403 first
+        scope, key = selectors.package_list_scope(student_id=student_id)
+        return cached_page_data(
+            request=request, scope=scope, key=key, rows=lambda: packages, serializer_class=PackageSerializer
+        )
 
 
 class PaymentViewSet(ApiViewSet):

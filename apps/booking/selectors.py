@@ -5,7 +5,11 @@ from django.db.models import QuerySet
 from apps.booking.errors import BookingAccessDenied, BookingNotFound
 from apps.booking.models import Booking
 from apps.common.locking import lock_one
+from apps.common.page_cache import participant_scope
 from apps.common.queries import one_or_none, participant_rows
+
+# The page-cache scopes of booking lists (apps/common/page_cache.py): `bookings:<user id>`, `bookings:all`.
+BOOKING_LISTS = "bookings"
 
 
 def booking_can_access(*, user, booking: Booking) -> bool:
@@ -19,6 +23,11 @@ def booking_list_for(*, user, status: str | None = None) -> QuerySet[Booking]:
     if status:
         queryset = queryset.filter(status=status)
     return queryset.order_by("-created_at", "-id")
+
+
+def booking_list_scope(*, user) -> tuple[str, tuple]:
+    """The page-cache scope of `booking_list_for(user=user)`, and the key part naming who asks."""
+    return participant_scope(BOOKING_LISTS, user=user)
 
 
 def booking_get_for(*, user, booking_id) -> Booking:

@@ -9,6 +9,7 @@ from apps.booking.serializers import (
     BookingSerializer,
     HoldsExpiredSerializer,
 )
+from apps.common.pagination import cached_page_data
 from apps.common.permissions import IsAdmin, IsStudent
 from apps.common.viewsets import ApiViewSet, endpoint
 from apps.lessons.serializers import LessonCreateSerializer, LessonSerializer
@@ -31,7 +32,15 @@ class BookingViewSet(ApiViewSet):
     @endpoint(query=BookingListQuerySerializer, page=True)
     def my(self, request, query):
         """Your bookings (all for an admin), newest first."""
-        return selectors.booking_list_for(user=request.user, status=query.get("status"))
+        status = query.get("status")
+        scope, who = selectors.booking_list_scope(user=request.user)
+        return cached_page_data(
+            request=request,
+            scope=scope,
+            key=(*who, status),
+            rows=lambda: selectors.booking_list_for(user=request.user, status=status),
+            serializer_class=BookingSerializer,
+        )
 
     @endpoint()
     def retrieve(self, request, booking_id):

@@ -20,6 +20,7 @@ from django.db import transaction
 from apps.audit.services import audit_log_record, outbox_event_add
 from apps.common import clock
 from apps.common.locking import lock_one, set_lock_timeout
+from apps.common.page_cache import participant_scopes, scopes_changed
 from apps.common.queries import one_or_none
 from apps.lessons.errors import (
     LessonAccessDenied,
@@ -29,6 +30,7 @@ from apps.lessons.errors import (
     LessonTransitionNotAllowed,
 )
 from apps.lessons.models import Lesson, LessonStatus
+from apps.lessons.selectors import LESSON_LISTS
 
 # Lesson status machine: from -> allowed targets. The three targets are final.
 LESSON_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -54,6 +56,18 @@ def lesson_event_payload(lesson: Lesson) -> dict[str, Any]:
         "scheduled_end_at": lesson.scheduled_end_at.isoformat(),
         "status": lesson.status,
     }
+
+
+def lesson_lists_changed(*, student_id, teacher_id) -> None:
+    """Call in any transaction that writes a lesson row: its student's, its teacher's and the admins'
+    cached lesson lists are recomputed after the commit (apps/common/page_cache.py)."""
+    scopes_changed(*participant_scopes(LESSON_LISTS, student_id=student_id, teacher_id=teacher_id))
+
+
+def _lesson_save(lesson: Lesson, fields: list[str]) -> None:
+    """Write changed columns of an existing lesson (every change goes through here)."""
+    lesson.save(update_fields=[*fields, "updated_at"])
+    lesson_lists_changed(student_id=lesson.student_id, teacher_id=lesson.teacher_id)
 
 
 def _lesson_move(lesson: Lesson, target: str) -> None:
@@ -91,6 +105,7 @@ def lesson_create_for_booking(
         topic=topic,
         notes=notes,
     )
+    lesson_lists_changed(student_id=student_id, teacher_id=teacher_id)
     outbox_event_add(
         aggregate_type="lesson",
         aggregate_id=lesson.pk,
@@ -114,7 +129,7 @@ def lesson_cancel_for_booking(*, booking_id: UUID) -> Lesson | None:
     if lesson.status != LessonStatus.SCHEDULED:
         raise LessonAlreadyFinished()
     _lesson_move(lesson, LessonStatus.CANCELED)
-    lesson.save(update_fields=["status", "updated_at"])
+    _lesson_save(lesson, ["status"])
     outbox_event_add(
         aggregate_type="lesson",
         aggregate_id=lesson.pk,
@@ -157,7 +172,7 @@ def lesson_update(*, actor, lesson_id, data: dict[str, Any]) -> Lesson:
                 changes[field] = [getattr(lesson, field), data[field]]
                 setattr(lesson, field, data[field])
         if changes:
-            lesson.save(update_fields=[*changes, "updated_at"])
+            _lesson_save(lesson, [*changes])
             audit_log_record(
                 actor=actor,
                 action="lessons.lesson.update",

@@ -1,7 +1,8 @@
 """Lesson endpoints (SPEC §3 Lessons, relative to /api/v1). `POST /lessons` is booking's (it locks the booking)."""
 
+from apps.common.pagination import cached_page_data
 from apps.common.viewsets import ApiViewSet, endpoint
-from apps.lessons.selectors import lesson_list_for
+from apps.lessons.selectors import lesson_list_for, lesson_list_scope
 from apps.lessons.serializers import LessonSerializer, LessonUpdateSerializer
 from apps.lessons.services import lesson_update
 
@@ -13,7 +14,14 @@ class LessonViewSet(ApiViewSet):
     @endpoint(page=True)
     def my(self, request):
         """Your lessons (all for an admin), newest scheduled first."""
-        return lesson_list_for(user=request.user)
+        scope, who = lesson_list_scope(user=request.user)
+        return cached_page_data(
+            request=request,
+            scope=scope,
+            key=who,
+            rows=lambda: lesson_list_for(user=request.user),
+            serializer_class=LessonSerializer,
+        )
 
     @endpoint(body=LessonUpdateSerializer)
     def partial_update(self, request, lesson_id, body):

@@ -143,6 +143,7 @@ class Command(BaseCommand):
             )
             with transaction.atomic():
                 Booking.objects.filter(pk=held.pk).update(hold_expires_at=clock.now() - timedelta(minutes=1))
+                booking.booking_lists_changed(student_id=held.student_id, teacher_id=held.teacher_id)
             booking.booking_holds_expire(actor=admin)
             made += 1
         except DomainError as exc:  # a demo that cannot be built fully still leaves the rest
