@@ -12,10 +12,15 @@ from apps.identity.models import User
 PACKAGE_LISTS = "packages"
 
 
-def package_list_for_student(*, viewer: User, student_id) -> QuerySet[LessonPackage]:
-    """A student's packages, newest first; only that student or an admin may look (403)."""
+def package_list_check_access(*, viewer: User, student_id) -> None:
+    """Only that student or an admin may see a student's packages (403)."""
     if not (viewer.is_admin or (viewer.is_student and viewer.pk == student_id)):
         raise PackageAccessDenied("You may only see your own packages.")
+
+
+def package_list_for_student(*, viewer: User, student_id) -> QuerySet[LessonPackage]:
+    """A student's packages, newest first; only that student or an admin may look (403)."""
+    package_list_check_access(viewer=viewer, student_id=student_id)
     return LessonPackage.objects.filter(student_id=student_id).order_by("-created_at", "-id")
 
 

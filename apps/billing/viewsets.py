@@ -45,10 +45,14 @@ class PackageViewSet(ApiViewSet):
     )
     def of_student(self, request, student_id):
         """A student's packages, newest first (admins, or that student)."""
-        packages = selectors.package_list_for_student(viewer=request.user, student_id=student_id)  # 403 first
+        selectors.package_list_check_access(viewer=request.user, student_id=student_id)  # 403 before the cache
         scope, key = selectors.package_list_scope(student_id=student_id)
         return cached_page_data(
-            request=request, scope=scope, key=key, rows=lambda: packages, serializer_class=PackageSerializer
+            request=request,
+            scope=scope,
+            key=key,
+            rows=lambda: selectors.package_list_for_student(viewer=request.user, student_id=student_id),
+            serializer_class=PackageSerializer,
         )
 
 
