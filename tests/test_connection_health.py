@@ -102,3 +102,15 @@ def _get(port: int, headers: dict) -> tuple[int, dict]:
         return 0, {}
     finally:
         conn.close()
+
+
+def test_a_connection_in_an_aborted_transaction_is_asked_and_found_unusable():
+    """As with Django's own check: SELECT 1 fails there, so the connection is not used as it is."""
+    connection.ensure_connection()
+    raw = connection.connection
+    raw.execute("BEGIN")
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        raw.execute("SELECT 1 FROM no_such_table_for_tests")
+    assert not connection.is_usable()
+    raw.rollback()
+    assert connection.is_usable()

@@ -8,12 +8,15 @@ without it). A connection the server has dropped (restart,
 `pg_terminate_backend`, an idle timeout, a proxy) is never silent while idle:
 PostgreSQL sends its goodbye (an error message) or the stream ends, so the
 socket has something to read. Only then is the server asked, as Django does;
-an idle connection with nothing to read is usable as it is.
+an idle connection with nothing to read is usable as it is. A connection in
+any other state (inside a transaction, or one a failed statement aborted) is
+asked too: there `SELECT 1` also tells whether the transaction can go on.
 """
 
 import select
 
 from django.db.backends.postgresql import base
+from psycopg import pq
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -21,6 +24,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connection = self.connection
         if connection is None or connection.closed or connection.broken:
             return False
+        if connection.info.transaction_status != pq.TransactionStatus.IDLE:
+            return super().is_usable()
         try:
             readable, _, _ = select.select([connection.fileno()], [], [], 0)
         except (OSError, ValueError):
