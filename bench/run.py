@@ -838,13 +838,14 @@ def summarize(runs: list[dict]) -> None:
         if not usable:
             continue
         attainments = [goal.attainment(run) for run in usable]
-        median_h = statistics.median(run["health_rps"] for run in usable)
-        median_figure = statistics.median(run[goal.figure] for run in usable)
-        verdict = "met" if goal.met(statistics.median(attainments)) else "NOT met"
+        median = statistics.median(attainments)
+        zero = goal.threshold(1.0) == 0
+        need = "0 needed" if zero else (">= 1 needed" if goal.at_least else "<= 1 needed")
+        measure = "figure" if zero else "figure / the goal at that run's H"
         print(
-            f"goal {goal.scenario} {goal.text}: median {median_figure:.1f} {goal.unit} vs "
-            f"{goal.threshold(median_h):.1f} at the median H {median_h:.0f}; met in "
-            f"{sum(goal.met(a) for a in attainments)}/{len(usable)} runs -> {verdict} on the median",
+            f"goal {goal.scenario} {goal.text}: {measure} = {median:.2f} on the median "
+            f"(runs: {', '.join(f'{a:.2f}' for a in attainments)}; {need}); met in "
+            f"{sum(goal.met(a) for a in attainments)}/{len(usable)} runs -> {'met' if goal.met(median) else 'NOT met'}",
             flush=True,
         )
 
