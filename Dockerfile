@@ -24,7 +24,10 @@ USER app
 
 EXPOSE 8000
 
-ENV GUNICORN_WORKERS=4 \
+ENV GUNICORN_BIND=0.0.0.0:8000 \
+    GUNICORN_WORKERS=4 \
     GUNICORN_TIMEOUT=30
 
-CMD ["sh", "-c", "gunicorn guitaronline.wsgi:application --bind 0.0.0.0:8000 --workers ${GUNICORN_WORKERS} --timeout ${GUNICORN_TIMEOUT} --access-logfile - --error-logfile -"]
+# gunicorn.conf.py reads GUNICORN_*, sets up Prometheus multiprocess metrics, and leaves the
+# access log to the app (one line per request, with its request id).
+CMD ["gunicorn", "guitaronline.wsgi:application", "--config", "gunicorn.conf.py"]

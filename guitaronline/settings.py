@@ -6,10 +6,12 @@ cache, console e-mail. Production (`APP_ENV=production`) refuses to start with
 an unsafe secret key or with DEBUG on.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -52,6 +54,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "apps.common",
     "apps.identity",
     "apps.audit",
@@ -65,9 +68,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response (redirects and refusals included) carries X-Request-ID and gets an access line.
+    "apps.common.request_ids.RequestIdMiddleware",
+    "apps.common.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "apps.common.middleware.StaticPolicyCSPMiddleware",  # django-csp's, policy built once
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.common.middleware.JsonErrorMiddleware",
+    "apps.common.middleware.JsonBodyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -159,12 +167,52 @@ STORAGES = {
     },
 }
 
-# --- Security headers when deployed behind TLS -------------------------------------
+# --- HTTPS and security headers (`manage.py check --deploy` is clean with the SECURE_* env set) -------
 SESSION_COOKIE_SECURE = IS_PRODUCTION
 CSRF_COOKIE_SECURE = IS_PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Redirect plain HTTP to HTTPS. Off by default: `make run` and docker compose serve plain HTTP.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# The balancer's probes and Prometheus talk plain HTTP to each instance: never redirected.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Behind a TLS-terminating balancer: "HTTP_X_FORWARDED_PROTO,https" (the header it sets, and the value
+# that means HTTPS). Only set it when the balancer overwrites that header on every request.
+_proxy_ssl_header = [part.strip() for part in env.str("SECURE_PROXY_SSL_HEADER", default="").split(",") if part.strip()]
+if _proxy_ssl_header and (len(_proxy_ssl_header) != 2 or not _proxy_ssl_header[0].startswith("HTTP_")):
+    raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must look like HTTP_X_FORWARDED_PROTO,https.")
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
+# Content-Security-Policy (django-csp) on every response: only our own scripts, styles and images.
+# Swagger UI (/docs, its assets from drf-spectacular-sidecar, served here) runs its start-up script
+# from a URL (SpectacularSwaggerSplitView), so no inline script is needed; its one inline <style>
+# block is allowed by its hash. The admin site needs nothing inline.
+# sha256 of the <style> block in drf-spectacular's swagger_ui.html (apps/common/tests/test_security_headers.py
+# recomputes it from the installed template, so an upgrade that changes it fails a test, not the page).
+SWAGGER_UI_INLINE_STYLE_HASH = "'sha256-MMpT0iDxyjALd9PdfepImGX3DBfJPXZ4IlDWdPAgtn0='"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, SWAGGER_UI_INLINE_STYLE_HASH],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Django's defaults, stated: no Referer to other sites, a window of our own for our pages.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Largest request body read (bytes); past it an API request gets 413 `payload_too_large`.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 
 # --- REST framework -------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -174,7 +222,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     # orjson: same JSON, a fraction of the CPU (decimals still leave as strings).
     "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Strict JSON: refuses NaN, infinite numbers, duplicate keys, NUL, deep nesting (apps/common/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["apps.common.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "apps.common.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "apps.common.schema.ApiAutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -250,6 +299,8 @@ SPECTACULAR_SETTINGS = {
 # --- Domain settings ----------------------------------------------------------------------
 BOOKING_HOLD_MINUTES = env.int("BOOKING_HOLD_MINUTES", default=10)
 BOOKING_REFUND_WINDOW_HOURS = env.int("BOOKING_REFUND_WINDOW_HOURS", default=24)
+# send_lesson_reminders: a scheduled lesson starting within this many hours gets its one reminder.
+LESSON_REMINDER_HOURS = env.int("LESSON_REMINDER_HOURS", default=24)
 
 AUTH_RATE_LIMIT_WINDOW_SECONDS = env.int("AUTH_RATE_LIMIT_WINDOW_SECONDS", default=60)
 AUTH_RATE_LIMIT_REGISTER_REQUESTS = env.int("AUTH_RATE_LIMIT_REGISTER_REQUESTS", default=5)
@@ -267,6 +318,17 @@ OUTBOX_WORKER_MAX_RETRIES = env.int("OUTBOX_WORKER_MAX_RETRIES", default=5)
 OUTBOX_WORKER_BASE_BACKOFF_SECONDS = env.float("OUTBOX_WORKER_BASE_BACKOFF_SECONDS", default=30)
 OUTBOX_WORKER_MAX_BACKOFF_SECONDS = env.float("OUTBOX_WORKER_MAX_BACKOFF_SECONDS", default=300)
 
+# --- Metrics (GET /metrics, apps/admin_ops/metrics.py) ---------------------------------------------
+# Clients (IP resolved as for the rate limits) in these CIDRs, or sending `Authorization: Bearer
+# <METRICS_TOKEN>`, may scrape; everyone else gets 404. An empty token turns token access off.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.0/8", "::1/128"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+for _cidr in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_cidr.strip(), strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_exc}") from None
+
 # --- E-mail (console by default; SMTP in production) --------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
@@ -278,16 +340,38 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="GuitarOnline <no-reply@guitaronline.local>")
 
 # --- Logging ----------------------------------------------------------------------------------
+# Every record carries `request_id` (apps/common/request_ids.py; "-" outside a request).
+# LOG_FORMAT=json: one JSON object per line (python-json-logger) for the API, the worker and commands.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain").lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {
+            "()": "logging.Formatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+            "defaults": {"request_id": "-"},
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": ["levelname", "name", "message", "request_id"],
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+            "defaults": {"request_id": "-"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's default config gives `django` its own DEBUG-only handler; everything goes through root instead.
+        "django": {"handlers": [], "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         # 4xx answers are part of the contract, not operator news.
         "django.request": {"level": "ERROR"},
+        # runserver's own request line; the access line above replaces it.
+        "django.server": {"level": "WARNING"},
     },
 }

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from apps.admin_ops.metrics import metrics
 from apps.common import views as service_views
 
 # Every app's router carries the SPEC's section paths ("booking", "lessons", "identity/auth"...),
@@ -22,8 +23,10 @@ API_V1_APPS = [
 urlpatterns = [
     path("health", service_views.health, name="health"),
     path("ready", service_views.ready, name="ready"),
+    path("metrics", metrics, name="metrics"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The split view serves Swagger UI's start-up script from a URL: no inline script for the CSP to allow.
+    path("docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
     *(path("api/v1/", include(f"apps.{app}.urls")) for app in API_V1_APPS),
 ]

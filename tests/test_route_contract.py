@@ -65,7 +65,37 @@ SECTION_3_ROUTES = {
     ("GET", "/api/v1/audit/outbox/pending"),
 }
 
-SECTION_8_ROUTES: set[tuple[str, str]] = set()
+SECTION_8_ROUTES: set[tuple[str, str]] = {
+    # 8.1 People
+    ("PATCH", "/api/v1/identity/users/me"),
+    ("GET", "/api/v1/admin/users"),
+    ("POST", "/api/v1/admin/users/{id}/role"),
+    ("POST", "/api/v1/admin/users/{id}/deactivate"),
+    ("POST", "/api/v1/admin/users/{id}/activate"),
+    # 8.2 Teachers
+    ("GET", "/api/v1/admin/teachers"),
+    # 8.2 Teachers
+    ("POST", "/api/v1/admin/teachers/{id}/disable"),
+    # 8.3 Weekly schedules and slots
+    ("GET", "/api/v1/scheduling/teachers/{id}/schedule"),
+    ("PUT", "/api/v1/scheduling/teachers/{id}/schedule"),
+    ("POST", "/api/v1/scheduling/teachers/{id}/schedule/generate"),
+    ("POST", "/api/v1/scheduling/slots/{id}/cancel"),
+    ("GET", "/api/v1/scheduling/slots/my"),
+    # 8.4 Billing and sales
+    ("POST", "/api/v1/billing/packages/{id}/cancel"),
+    # §8.5 Calendar (`{token}.ics` is written `{id}.ics`: every path parameter is `{id}` here)
+    ("GET", "/api/v1/calendar/feed"),
+    ("POST", "/api/v1/calendar/feed/rotate"),
+    ("GET", "/api/v1/calendar/{id}.ics"),
+    # 8.4 Billing and sales (plans, sales)
+    ("GET", "/api/v1/billing/plans"),
+    ("POST", "/api/v1/billing/plans"),
+    ("PATCH", "/api/v1/billing/plans/{id}"),
+    ("GET", "/api/v1/admin/kpi/sales"),
+    # 8.5 Teachers' and students' day
+    ("GET", "/api/v1/booking/teacher/students"),
+}
 
 SPEC_ROUTES = SECTION_3_ROUTES | SECTION_8_ROUTES
 

@@ -28,6 +28,7 @@ Examples are bounded and derandomized: fast and reproducible in CI.
 """
 
 import itertools
+from datetime import timedelta
 
 import pytest
 import schemathesis
@@ -42,11 +43,14 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from apps.billing.tests.factories import PackageFactory, PaymentFactory
+from apps.billing.tests.factories import PackageFactory, PaymentFactory, PlanFactory
 from apps.booking.tests.factories import future_slot, make_confirmed, make_hold
+from apps.common import clock
 from apps.identity.tests.factories import DEFAULT_PASSWORD, AdminFactory, StudentFactory, TeacherFactory
 from apps.lessons.models import Lesson
+from apps.lessons.services import calendar_feed_get_or_create
 from apps.notifications.tests.factories import NotificationFactory
+from apps.scheduling.tests.factories import make_schedule
 from apps.teachers.tests.factories import TeacherProfileFactory
 from conftest import bearer_for
 from guitaronline.wsgi import application
@@ -83,11 +87,19 @@ def error_envelope(ctx, response, case):
 UNSCHEMATIZABLE_RULES = {
     # Django's password validators, its stricter email validator, IANA time zone names.
     "POST /api/v1/identity/auth/register": {"email", "password", "timezone"},
+    "PATCH /api/v1/identity/users/me": {"timezone"},
     # `to` must not be earlier than `from`.
     "GET /api/v1/scheduling/slots/open": {"to"},
+    "GET /api/v1/lessons/my": {"to"},
+    # `to` must be later than `from`, by at most 366 days.
+    "GET /api/v1/admin/kpi/sales": {"to"},
     # No NUL character or unpaired surrogate anywhere inside the free-form JSON object (jsonb cannot store them).
     "POST /api/v1/admin/actions": {"payload"},
     "POST /api/v1/audit/logs": {"payload"},
+    # IANA time zone names; windows must not overlap on a weekday, end after start and hold a slot.
+    "PUT /api/v1/scheduling/teachers/{teacher_id}/schedule": {"timezone", "windows"},
+    # to_date >= from_date, at most 92 days, within a year back and two years ahead.
+    "POST /api/v1/scheduling/teachers/{teacher_id}/schedule/generate": {"from_date", "to_date"},
 }
 
 
@@ -138,6 +150,7 @@ def world(db, _in_process_requests):
     """A small school: the fuzzing student's package, hold, confirmed booking, lesson, payment, notification."""
     admin, student, teacher, new_teacher = AdminFactory(), StudentFactory(), TeacherFactory(), TeacherFactory()
     profile = TeacherProfileFactory(user=teacher)
+    make_schedule(teacher, windows=[(d, "08:00", "12:00") for d in range(7)], timezone="Europe/Berlin")
     package = PackageFactory(student=student, lessons_total=20, lessons_left=20)
     hold = make_hold(student=student, package=package, slot=future_slot(hours=30, teacher=teacher))
     confirmed = make_confirmed(student=student, package=package, slot=future_slot(hours=50, teacher=teacher))
@@ -153,11 +166,19 @@ def world(db, _in_process_requests):
         "slot_id": [slot.pk for slot in open_slots],
         "new_slot_id": [slot.pk for slot in open_slots],
         "teacher_id": [teacher.pk],
-        "user_id": [new_teacher.pk, student.pk],
+        # An active plan to sell packages from (and to PATCH), and an inactive one (422 on a sale).
+        "plan_id": [PlanFactory().pk, PlanFactory(is_active=False).pk],
+        # A period around the seeded rows, so period filters and the sales figures get past "to <= from".
+        "from": [(clock.now() - timedelta(days=30)).isoformat()],
+        "to": [(clock.now() + timedelta(days=30)).isoformat()],
+        # A teacher without a profile (role change 200), a student, and a teacher still teaching (role change 422).
+        "user_id": [new_teacher.pk, student.pk, teacher.pk],
         # Credentials too, so login, refresh and logout get past "invalid" (and register meets a taken email).
         "email": [student.email],
         "password": [DEFAULT_PASSWORD],
         "refresh_token": [str(RefreshToken.for_user(student))],
+        # The calendar feed's secret (`/calendar/{token}.ics`), so the feed itself gets fetched and checked.
+        "token": [calendar_feed_get_or_create(user=student).token],
     }
     users = {"admin": admin, "student": student, "teacher": teacher, "anonymous": None}
     return {"users": users, "ids": ids, "responses": [], "cases": itertools.count()}

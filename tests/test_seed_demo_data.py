@@ -7,11 +7,11 @@ import pytest
 from django.core.management import call_command
 
 from apps.audit.models import AuditLog, OutboxEvent
-from apps.billing.models import LessonPackage, Payment
+from apps.billing.models import LessonPackage, Payment, Plan
 from apps.booking.models import Booking
 from apps.identity.models import Role, User
 from apps.lessons.models import Lesson
-from apps.scheduling.models import AvailabilitySlot
+from apps.scheduling.models import AvailabilitySlot, WeeklySchedule
 from apps.teachers.models import TeacherProfile
 
 
@@ -48,7 +48,21 @@ def test_seed_builds_every_state_and_is_idempotent(api_client):
         "expired": 1,
     }
     assert Lesson.objects.count() == 3  # two scheduled, one canceled with its booking
-    assert Payment.objects.filter(status="succeeded").count() == 5
+    # a paid package per student, from their plan, and months of sales history (expired packages)
+    current = LessonPackage.objects.filter(status="active")
+    assert current.count() == 5 and not current.filter(plan_id=None).exists()
+    assert Payment.objects.filter(status="succeeded").count() > 5
+    assert LessonPackage.objects.filter(status="expired").exists()
+    assert Plan.objects.filter(is_active=True).count() == 3
+    # a weekly schedule per teacher, in the teacher's time zone, cut into two weeks of slots
+    assert WeeklySchedule.objects.count() == 3
+    assert set(WeeklySchedule.objects.values_list("timezone", flat=True)) == {
+        "Europe/Madrid",
+        "America/Chicago",
+        "Europe/London",
+    }
+    assert not User.objects.filter(full_name="").exists()
+    assert Lesson.objects.exclude(homework=None).count() == 1
     assert OutboxEvent.objects.filter(status="pending").exists()
 
     # the public API shows the week of open slots, and a demo student can log in

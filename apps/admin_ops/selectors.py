@@ -1,4 +1,4 @@
-"""Reads for staff: the admin-action log and the KPI / operations overviews.
+"""Reads for staff: the admin-action log, the KPI / operations overviews and the teacher roster.
 
 This is the project's one read-only reporting module: to count across the
 school it reads other apps' models directly (one conditional-aggregation
@@ -6,11 +6,12 @@ query per table, never loading rows). It never writes to them.
 """
 
 import datetime as dt
-from decimal import Decimal
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, DecimalField, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 
 from apps.admin_ops.kpi_counters import counters_read, counters_supported
 from apps.admin_ops.models import AdminAction
@@ -47,6 +48,79 @@ def _now_utc() -> dt.datetime:
 def admin_action_list() -> QuerySet[AdminAction]:
     """Recorded staff operations, newest first."""
     return AdminAction.objects.order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class PeriodValue:
+    """One bar of a staff chart: the period's first day (UTC) and its number."""
+
+    start: dt.date
+    value: int | Decimal
+
+
+def lessons_between(*, start: dt.datetime, end: dt.datetime, limit: int) -> list[Lesson]:
+    """Lessons (any status) starting in `[start, end)`, earliest first, with student, teacher and the
+    teacher's profile: one query."""
+    return list(
+        Lesson.objects.filter(scheduled_start_at__gte=start, scheduled_start_at__lt=end)
+        .select_related("student", "teacher__teacher_profile")
+        .order_by("scheduled_start_at", "id")[:limit]
+    )
+
+
+def bookings_per_week(*, weeks: int) -> list[PeriodValue]:
+    """Bookings made (any status, by `created_at`) in each of the last `weeks` weeks, this one included.
+
+    Weeks are ISO weeks (Monday 00:00) in UTC; one aggregate query, weeks without a booking are zero.
+    """
+    today = _now_utc().date()
+    first = today - dt.timedelta(days=today.weekday(), weeks=weeks - 1)
+    starts = [first + dt.timedelta(weeks=i) for i in range(weeks)]
+    rows = (
+        Booking.objects.filter(created_at__gte=_utc_midnight(first), created_at__lt=_utc_midnight(starts[-1]) + _WEEK)
+        .annotate(week=TruncWeek("created_at", tzinfo=dt.UTC))
+        .values("week")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    counts = {row["week"].date(): row["count"] for row in rows}
+    return [PeriodValue(start=week, value=counts.get(week, 0)) for week in starts]
+
+
+def money_received_per_month(*, months: int) -> list[PeriodValue]:
+    """Money received in each of the last `months` calendar months (UTC), this one included.
+
+    Money received is the KPI's: payments now `succeeded` or `refunded`, counted in the month of
+    their `paid_at`, summed over currencies as stored. One aggregate query; empty months are 0.00.
+    """
+    today = _now_utc().date()
+    starts = [_month_start(today, back=months - 1 - i) for i in range(months)]
+    rows = (
+        Payment.objects.filter(
+            status__in=RECEIVED_PAYMENT_STATUSES,
+            paid_at__gte=_utc_midnight(starts[0]),
+            paid_at__lt=_utc_midnight(_month_start(today, back=-1)),
+        )
+        .annotate(month=TruncMonth("paid_at", tzinfo=dt.UTC))
+        .values("month")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    totals = {row["month"].date(): row["total"] for row in rows}
+    return [PeriodValue(start=month, value=totals.get(month, Decimal("0.00"))) for month in starts]
+
+
+_WEEK = dt.timedelta(weeks=1)
+
+
+def _utc_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+
+
+def _month_start(day: dt.date, *, back: int) -> dt.date:
+    """The first day of the month `back` months before `day`'s (negative: after)."""
+    index = day.year * 12 + day.month - 1 - back
+    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def kpi_overview() -> dict[str, Any]:
@@ -162,3 +236,92 @@ def ops_overview(*, max_retries: int) -> dict[str, Any]:
             status=PackageStatus.ACTIVE, expires_at__lt=now
         ).count(),
     }
+
+
+def _money_sum(condition: Q) -> Coalesce:
+    return Coalesce(Sum("amount", filter=condition), _ZERO, output_field=_MONEY)
+
+
+def kpi_sales(*, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    """Sales over `[start, end)`: two aggregate queries (payments, packages) whatever the range.
+
+    - received (`payments_succeeded_*`): `paid_at` in range, payment now `succeeded` or
+      `refunded` (a refund does not undo the receipt; it is counted when it happens);
+    - refunded (`payments_refunded_*`): `refunded_at` in range;
+    - net: received minus refunded in the same range;
+    - `packages_created`: `created_at` in range; `packages_created_paid`: of those, the ones
+      with a payment received in the range too (so a closed period's figures never change);
+    - the conversion rate is paid / created rounded half-up to 2 places, "0.00" with no packages.
+
+    Amounts add every currency together, as the overview does.
+    """
+    received = Q(status__in=RECEIVED_PAYMENT_STATUSES, paid_at__gte=start, paid_at__lt=end)
+    refunded = Q(status=PaymentStatus.REFUNDED, refunded_at__gte=start, refunded_at__lt=end)
+    # The WHERE lets PostgreSQL read the partial paid_at / refunded_at indexes instead of the table.
+    payments = Payment.objects.filter(received | refunded).aggregate(
+        payments_succeeded_count=Count("id", filter=received),
+        payments_succeeded_amount=_money_sum(received),
+        payments_refunded_count=Count("id", filter=refunded),
+        payments_refunded_amount=_money_sum(refunded),
+    )
+    # `id IN (subquery)`, not a correlated EXISTS: PostgreSQL runs it once as a hashed subplan
+    # (one range scan of payments) instead of once per package.
+    paid_in_range = Payment.objects.filter(received).values("package_id")
+    packages = LessonPackage.objects.filter(created_at__gte=start, created_at__lt=end).aggregate(
+        packages_created=Count("id"),
+        packages_created_paid=Count("id", filter=Q(pk__in=paid_in_range)),
+    )
+    created, created_paid = packages["packages_created"], packages["packages_created_paid"]
+    rate = Decimal(created_paid) / Decimal(created) if created else Decimal(0)
+    return {
+        "generated_at": _now_utc(),
+        "from": start,
+        "to": end,
+        **payments,
+        "payments_net_amount": payments["payments_succeeded_amount"] - payments["payments_refunded_amount"],
+        **packages,
+        "packages_paid_conversion_rate": rate.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+    }
+
+
+def _lesson_count(**lookups) -> Coalesce:
+    """A correlated COUNT of the row's teacher's lessons matching `lookups` (0 when none).
+
+    PostgreSQL evaluates it only for the rows of the page (after ORDER BY ... LIMIT),
+    each one an index range scan on `lessons_teacher_idx`.
+    """
+    lessons = (
+        Lesson.objects.filter(teacher_id=OuterRef("pk"), **lookups)
+        .order_by()
+        .values("teacher_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(lessons, output_field=IntegerField()), Value(0))
+
+
+def admin_teacher_list(*, is_approved: bool | None = None, q: str | None = None) -> QuerySet[User]:
+    """Every user whose role is teacher, with their profile (if any) and lesson counts, newest first.
+
+    One row per teacher user: a teacher without a profile has `profile_id` and
+    `display_name` null and counts as not approved. `upcoming_lessons` are
+    scheduled lessons that have not started; `completed_lessons` those marked
+    completed. `created_at` is the user's (the row is the teacher, the profile
+    may come later). `q` matches email, full name or display name,
+    case-insensitively. One query per page (plus the page's COUNT when needed).
+    """
+    now = _now_utc()
+    queryset = User.objects.filter(role=Role.TEACHER).annotate(
+        profile_id=F("teacher_profile__id"),
+        display_name=F("teacher_profile__display_name"),
+        is_approved=Coalesce(F("teacher_profile__is_approved"), Value(False)),
+        upcoming_lessons=_lesson_count(status=LessonStatus.SCHEDULED, scheduled_start_at__gt=now),
+        completed_lessons=_lesson_count(status=LessonStatus.COMPLETED),
+    )
+    if is_approved is not None:
+        queryset = queryset.filter(is_approved=is_approved)
+    if q:
+        queryset = queryset.filter(
+            Q(email__icontains=q) | Q(full_name__icontains=q) | Q(teacher_profile__display_name__icontains=q)
+        )
+    return queryset.order_by("-created_at", "-id")

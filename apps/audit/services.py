@@ -1,9 +1,11 @@
 """The audit-log and outbox writers every domain write calls inside its transaction."""
 
 import threading
+from collections.abc import Iterable
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from django.db import connection, models, transaction
 
@@ -122,6 +124,49 @@ def outbox_event_add(
             payload=payload or {},
             occurred_at=clock.now(),
         )
+    )
+
+
+def _queue_or_save_many(model: type[models.Model], rows: list[models.Model]) -> list[models.Model]:
+    if _records.rows is not None:
+        _records.rows.extend(rows)
+        return rows
+    return model.objects.bulk_create(rows)
+
+
+def outbox_events_add_many(
+    *, aggregate_type: str, event_type: str, events: Iterable[tuple[UUID, dict[str, Any]]]
+) -> list[OutboxEvent]:
+    """Queue many events of one type, `(aggregate_id, payload)` each, in one INSERT, inside the change's transaction."""
+    _require_transaction("An outbox event")
+    occurred_at = clock.now()
+    return _queue_or_save_many(
+        OutboxEvent,
+        [
+            OutboxEvent(
+                aggregate_type=aggregate_type,
+                aggregate_id=aggregate_id,
+                event_type=event_type,
+                payload=payload,
+                occurred_at=occurred_at,
+            )
+            for aggregate_id, payload in events
+        ],
+    )
+
+
+def audit_logs_record_many(
+    *, actor, action: str, entity_type: str, entries: Iterable[tuple[UUID, dict[str, Any]]]
+) -> list[AuditLog]:
+    """Record one action on many entities, `(entity_id, payload)` each, in one INSERT, in the change's transaction."""
+    _require_transaction("An audit log")
+    actor = actor if getattr(actor, "pk", None) else None
+    return _queue_or_save_many(
+        AuditLog,
+        [
+            AuditLog(actor=actor, action=action, entity_type=entity_type, entity_id=entity_id, payload=payload)
+            for entity_id, payload in entries
+        ],
     )
 
 

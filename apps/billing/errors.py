@@ -39,3 +39,11 @@ class PaymentTransitionNotAllowed(BusinessRuleViolation):
 
 class UnknownPaymentStatus(InvalidInput):
     default_message = "Unknown payment status."
+
+
+class PlanNotFound(NotFound):
+    default_message = "Plan not found."
+
+
+class PlanNotOnSale(BusinessRuleViolation):
+    default_message = "This plan is not active."

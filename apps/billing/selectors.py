@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 
 from apps.billing.errors import PackageAccessDenied
-from apps.billing.models import LessonPackage, Payment
+from apps.billing.models import LessonPackage, Payment, Plan
 from apps.common.errors import Forbidden
 from apps.common.page_cache import user_scopes
 from apps.identity.models import User
@@ -44,3 +44,11 @@ def payment_list(*, viewer: User, package_id=None) -> QuerySet[Payment]:
     if package_id is not None:
         payments = payments.filter(package_id=package_id)
     return payments.order_by("-created_at", "-id")
+
+
+def plan_list(*, viewer=None) -> QuerySet[Plan]:
+    """The catalog, cheapest first (then by name): active plans for everyone, every plan for an admin."""
+    plans = Plan.objects.all()
+    if not (viewer is not None and viewer.is_authenticated and getattr(viewer, "is_admin", False)):
+        plans = plans.filter(is_active=True)
+    return plans.order_by("price", "name", "id")

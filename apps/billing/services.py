@@ -9,7 +9,7 @@ audit-log and outbox rows, so a refused or failed write leaves nothing behind.
 """
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, connection, transaction
@@ -25,9 +25,11 @@ from apps.billing.errors import (
     PackageNotUsable,
     PaymentNotFound,
     PaymentTransitionNotAllowed,
+    PlanNotFound,
+    PlanNotOnSale,
     UnknownPaymentStatus,
 )
-from apps.billing.models import LessonPackage, PackageStatus, Payment, PaymentStatus
+from apps.billing.models import LessonPackage, PackageStatus, Payment, PaymentStatus, Plan
 from apps.billing.selectors import PACKAGE_LISTS
 from apps.common import clock
 from apps.common.errors import InvalidInput
@@ -48,6 +50,9 @@ PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
 MAX_PAYMENT_AMOUNT = Decimal("1000000.00")
 MAX_LESSONS_PER_PACKAGE = 1000
 EXPIRE_BATCH_SIZE = 500
+PLAN_NAME_MAX_LENGTH = 128
+# Ten years: longer is a typo, and `now + validity_days` must stay a representable date.
+MAX_PLAN_VALIDITY_DAYS = 3650
 
 CURRENCY_CODE_RE = re.compile(r"[A-Za-z]{3}")
 
@@ -107,11 +112,157 @@ def package_is_usable(*, package: LessonPackage) -> bool:
     return package.status == PackageStatus.ACTIVE and package.expires_at > clock.now()
 
 
+# --- plans ---
+
+
+def _clean_name(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("A non-blank name is required.")
+    if len(value.strip()) > PLAN_NAME_MAX_LENGTH or "\x00" in value:
+        raise ValueError(f"At most {PLAN_NAME_MAX_LENGTH} characters, no NUL characters.")
+    return value.strip()
+
+
+def _whole_number_between(minimum: int, maximum: int):
+    def clean(value) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("A valid integer is required.")
+        if not minimum <= value <= maximum:
+            raise ValueError(f"Must be between {minimum} and {maximum}.")
+        return value
+
+    return clean
+
+
+def _clean_price(value) -> Decimal:
+    error = _money_error(value)
+    if error is not None:
+        raise ValueError(error)
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _clean_currency(value) -> str:
+    if not isinstance(value, str) or not CURRENCY_CODE_RE.fullmatch(value):
+        raise ValueError("Must be a 3-letter currency code, e.g. USD.")
+    return value.upper()
+
+
+def _clean_flag(value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("Must be true or false.")
+    return value
+
+
+# The rules of a plan's fields, in one place: field -> cleaner (normalized value, or ValueError).
+PLAN_RULES = {
+    "name": _clean_name,
+    "lessons_total": _whole_number_between(1, MAX_LESSONS_PER_PACKAGE),
+    "price": _clean_price,
+    "currency": _clean_currency,
+    "validity_days": _whole_number_between(1, MAX_PLAN_VALIDITY_DAYS),
+    "is_active": _clean_flag,
+}
+PLAN_FIELDS = tuple(PLAN_RULES)
+
+
+def plan_clean(*, data: dict) -> dict:
+    """The plan fields given in `data`, checked and normalized (other keys are ignored).
+
+    Raises InvalidInput naming every bad field. The API's serializers state the
+    same rules (so the OpenAPI schema shows them); the Django admin's form calls
+    this, so both faces of the catalog refuse the same values.
+    """
+    cleaned, errors = {}, {}
+    for field, clean in PLAN_RULES.items():
+        if field in data:
+            try:
+                cleaned[field] = clean(data[field])
+            except ValueError as exc:
+                errors[field] = [str(exc)]
+    if errors:
+        raise InvalidInput(details=errors)
+    return cleaned
+
+
+def _plan_audit_value(value):
+    return f"{value:.2f}" if isinstance(value, Decimal) else value
+
+
+def _plan_payload(plan: Plan) -> dict:
+    return {"plan_id": str(plan.pk)} | {field: _plan_audit_value(getattr(plan, field)) for field in PLAN_FIELDS}
+
+
+def plan_create(
+    *,
+    actor: User | None,
+    name: str,
+    lessons_total: int,
+    price,
+    validity_days: int,
+    currency: str = "USD",
+    is_active: bool = True,
+) -> Plan:
+    """Add a plan to the catalog (admin operation); audit `billing.plan.create`.
+
+    `lessons_total` 1..1000, `price` > 0 with at most 2 places, `currency` three
+    letters (stored upper-case), `validity_days` 1..3650; anything else is 400.
+    """
+    cleaned = plan_clean(
+        data={
+            "name": name,
+            "lessons_total": lessons_total,
+            "price": price,
+            "currency": currency,
+            "validity_days": validity_days,
+            "is_active": is_active,
+        }
+    )
+    with transaction.atomic():
+        plan = Plan.objects.create(**cleaned)
+        payload = _plan_payload(plan)
+        audit_log_record(
+            actor=actor, action="billing.plan.create", entity_type="plan", entity_id=plan.pk, payload=payload
+        )
+    return plan
+
+
+def plan_update(*, actor: User | None, plan_id, data: dict) -> Plan:
+    """Change some of a plan's fields (admin operation), with the rules of `plan_create`.
+
+    Unknown plan: 404. Packages already sold keep their lessons, expiry and
+    price. Audit `billing.plan.update` with `{"changes": {field: [old, new]}}`,
+    only when something changed.
+    """
+    cleaned = plan_clean(data=data)
+    with transaction.atomic():
+        set_lock_timeout()
+        plan = lock_one(Plan.objects.all(), plan_id)
+        if plan is None:
+            raise PlanNotFound()
+        changes = {
+            field: [_plan_audit_value(getattr(plan, field)), _plan_audit_value(value)]
+            for field, value in cleaned.items()
+            if getattr(plan, field) != value
+        }
+        if changes:
+            for field in changes:
+                setattr(plan, field, cleaned[field])
+            plan.save(update_fields=[*changes, "updated_at"])
+            audit_log_record(
+                actor=actor,
+                action="billing.plan.update",
+                entity_type="plan",
+                entity_id=plan.pk,
+                payload={"changes": changes},
+            )
+    return plan
+
+
 # --- packages ---
 
 
 def _package_event_payload(package: LessonPackage) -> dict:
-    return {
+    payload = {
         "package_id": str(package.pk),
         "student_id": str(package.student_id),
         "lessons_total": package.lessons_total,
@@ -119,22 +270,58 @@ def _package_event_payload(package: LessonPackage) -> dict:
         "expires_at": package.expires_at.isoformat(),
         "status": package.status,
     }
+    if package.plan_id is not None:
+        # Only packages sold from a plan say which one and what it cost.
+        payload["plan_id"] = str(package.plan_id)
+        payload["price"] = f"{package.price:.2f}"
+    return payload
 
 
-def package_create(*, actor: User | None, student_id, lessons_total: int, expires_at: datetime) -> LessonPackage:
-    """Sell a student a package of lessons (admin operation).
+def package_create(
+    *,
+    actor: User | None,
+    student_id,
+    lessons_total: int | None = None,
+    expires_at: datetime | None = None,
+    plan_id=None,
+) -> LessonPackage:
+    """Sell a student a package of lessons (admin operation), by hand or from a plan.
 
-    The user must exist and be a student, and `expires_at` must lie in the
-    future (both 422). Writes audit `billing.package.create` and outbox
-    `billing.package.created` in the same transaction.
+    Either `lessons_total` and `expires_at`, or `plan_id` (never both: 400).
+    From a plan, the lessons come from the plan, `expires_at = now +
+    validity_days` and the package keeps the plan's price of this moment; an
+    unknown plan is 404, an inactive one 422. The user must exist and be a
+    student, and `expires_at` must lie in the future (both 422). Writes audit
+    `billing.package.create` and outbox `billing.package.created` in the same
+    transaction.
     """
-    if lessons_total < 1 or lessons_total > MAX_LESSONS_PER_PACKAGE:
-        raise InvalidInput(details={"lessons_total": [f"Must be between 1 and {MAX_LESSONS_PER_PACKAGE}."]})
-    if expires_at <= clock.now():
-        raise ExpiryNotInFuture()
-    if not User.objects.filter(pk=student_id, role=Role.STUDENT).exists():
-        raise NotAStudent()
+    if plan_id is not None:
+        if lessons_total is not None or expires_at is not None:
+            raise InvalidInput(details={"plan_id": ["Give either plan_id, or lessons_total and expires_at; not both."]})
+    else:
+        given = {"lessons_total": lessons_total, "expires_at": expires_at}
+        missing = {name: ["This field is required."] for name, value in given.items() if value is None}
+        if missing:
+            raise InvalidInput(details=missing)
+        if lessons_total < 1 or lessons_total > MAX_LESSONS_PER_PACKAGE:
+            raise InvalidInput(details={"lessons_total": [f"Must be between 1 and {MAX_LESSONS_PER_PACKAGE}."]})
+        if expires_at <= clock.now():
+            raise ExpiryNotInFuture()
     with transaction.atomic():
+        plan = None
+        if plan_id is not None:
+            set_lock_timeout()
+            # Locked, so a concurrent PATCH (deactivation, new price) lands wholly before or after this sale.
+            plan = lock_one(Plan.objects.all(), plan_id)
+            if plan is None:
+                raise PlanNotFound()
+        if not User.objects.filter(pk=student_id, role=Role.STUDENT).exists():
+            raise NotAStudent()
+        if plan is not None:
+            if not plan.is_active:
+                raise PlanNotOnSale()
+            lessons_total = plan.lessons_total
+            expires_at = clock.now() + timedelta(days=plan.validity_days)
         package = LessonPackage.objects.create(
             student_id=student_id,
             lessons_total=lessons_total,
@@ -142,6 +329,8 @@ def package_create(*, actor: User | None, student_id, lessons_total: int, expire
             lessons_reserved=0,
             expires_at=expires_at,
             status=PackageStatus.ACTIVE,
+            plan=plan,
+            price=plan.price if plan is not None else None,
         )
         package_lists_changed(student_ids=[student_id])
         payload = _package_event_payload(package)
@@ -151,6 +340,27 @@ def package_create(*, actor: User | None, student_id, lessons_total: int, expire
         outbox_event_add(
             aggregate_type="package", aggregate_id=package.pk, event_type="billing.package.created", payload=payload
         )
+    return package
+
+
+def package_cancel_locked(*, actor: User | None, package: LessonPackage, reason: str | None = None) -> LessonPackage:
+    """Mark a locked `active` package `canceled`; audit `billing.package.cancel`, outbox `billing.package.canceled`.
+
+    The caller (booking's `package_cancel`) has already canceled the package's
+    holds and upcoming bookings and checked that the package is active.
+    """
+    if package.status != PackageStatus.ACTIVE:
+        raise ValueError(f"package cannot move {package.status} -> canceled")
+    package.status = PackageStatus.CANCELED
+    package.save(update_fields=["status", "updated_at"])
+    package_lists_changed(student_ids=[package.student_id])
+    payload = {**_package_event_payload(package), "reason": reason}
+    audit_log_record(
+        actor=actor, action="billing.package.cancel", entity_type="package", entity_id=package.pk, payload=payload
+    )
+    outbox_event_add(
+        aggregate_type="package", aggregate_id=package.pk, event_type="billing.package.canceled", payload=payload
+    )
     return package
 
 
@@ -217,20 +427,28 @@ def packages_expire_due(*, actor: User | None = None, batch_size: int = EXPIRE_B
 # --- payments ---
 
 
-def _normalize_amount(amount) -> Decimal:
+def _money_error(amount) -> str | None:
+    """Why `amount` is not a positive money value with at most 2 places (None when it is)."""
     try:
         value = Decimal(str(amount))
     except (InvalidOperation, ValueError, TypeError):
-        raise InvalidInput(details={"amount": ["A valid number is required."]})
+        return "A valid number is required."
     if not value.is_finite():
-        raise InvalidInput(details={"amount": ["A valid number is required."]})
+        return "A valid number is required."
     if value <= 0:
-        raise InvalidInput(details={"amount": ["Must be greater than 0."]})
+        return "Must be greater than 0."
     if value > MAX_PAYMENT_AMOUNT:
-        raise InvalidInput(details={"amount": [f"Must be at most {MAX_PAYMENT_AMOUNT}."]})
+        return f"Must be at most {MAX_PAYMENT_AMOUNT}."
     if value != value.quantize(Decimal("0.01")):
-        raise InvalidInput(details={"amount": ["At most 2 decimal places."]})
-    return value.quantize(Decimal("0.01"))
+        return "At most 2 decimal places."
+    return None
+
+
+def _normalize_amount(amount, *, field: str = "amount") -> Decimal:
+    error = _money_error(amount)
+    if error is not None:
+        raise InvalidInput(details={field: [error]})
+    return Decimal(str(amount)).quantize(Decimal("0.01"))
 
 
 def _normalize_currency(currency) -> str:
@@ -318,7 +536,8 @@ def payment_set_status(*, actor: User | None, payment_id, status: str) -> Paymen
     The payment row is locked, so concurrent updates serialize and each sees
     the other's result. Same status: returned unchanged, nothing written.
     A move the table does not allow: 422. `paid_at` is set on `succeeded`,
-    kept on `refunded`, cleared otherwise. Audit
+    kept on `refunded`, cleared otherwise; `refunded_at` is set on `refunded`
+    (final, so only ever once) and null on every other status. Audit
     `billing.payment.status.update` (`from`/`to`), outbox
     `billing.payment.status.updated`.
     """
@@ -337,9 +556,13 @@ def payment_set_status(*, actor: User | None, payment_id, status: str) -> Paymen
         payment.status = status
         if status == PaymentStatus.SUCCEEDED:
             payment.paid_at = clock.now()
-        elif status != PaymentStatus.REFUNDED:
+        elif status == PaymentStatus.REFUNDED:
+            # `refunded` is final, so refunded_at is written exactly once (a check constraint
+            # keeps it set on refunded payments and null on every other status).
+            payment.refunded_at = clock.now()
+        else:
             payment.paid_at = None
-        payment.save(update_fields=["status", "paid_at", "updated_at"])
+        payment.save(update_fields=["status", "paid_at", "refunded_at", "updated_at"])
         student_id = LessonPackage.objects.values_list("student_id", flat=True).get(pk=payment.package_id)
         audit_log_record(
             actor=actor,

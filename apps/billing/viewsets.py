@@ -1,8 +1,8 @@
-"""Billing endpoints (SPEC §3 Billing): packages and payments."""
+"""Billing endpoints (SPEC §3 Billing, §8.4): plans, packages and payments."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 
 from apps.billing import selectors, services
 from apps.billing.serializers import (
@@ -13,6 +13,9 @@ from apps.billing.serializers import (
     PaymentListQuerySerializer,
     PaymentSerializer,
     PaymentStatusSerializer,
+    PlanCreateSerializer,
+    PlanSerializer,
+    PlanUpdateSerializer,
 )
 from apps.common.pagination import cached_page_data
 from apps.common.permissions import IsAdmin, IsAdminOrStudent
@@ -27,7 +30,7 @@ class PackageViewSet(ApiViewSet):
 
     @endpoint(body=PackageCreateSerializer, status=201)
     def create(self, request, body):
-        """Give a student a lesson package (admins)."""
+        """Give a student a lesson package, by hand or from a plan (admins)."""
         return services.package_create(actor=request.user, **body)
 
     # Operation ids of the first release, kept for generated clients.
@@ -81,3 +84,24 @@ class PaymentViewSet(ApiViewSet):
     def status(self, request, payment_id, body):
         """Move a payment along its state machine (admins)."""
         return services.payment_set_status(actor=request.user, payment_id=payment_id, **body)
+
+
+class PlanViewSet(ApiViewSet):
+    serializer_class = PlanSerializer
+    permission_classes = [IsAdmin]
+    lookup_url_kwarg = "plan_id"
+
+    @endpoint(page=True, permissions=[AllowAny])
+    def list(self, request):
+        """The plan catalog, cheapest first: active plans (every plan for an admin)."""
+        return selectors.plan_list(viewer=request.user)
+
+    @endpoint(body=PlanCreateSerializer, status=201)
+    def create(self, request, body):
+        """Add a plan to the catalog (admins)."""
+        return services.plan_create(actor=request.user, **body)
+
+    @endpoint(body=PlanUpdateSerializer)
+    def partial_update(self, request, plan_id, body):
+        """Change a plan; packages already sold keep their terms (admins)."""
+        return services.plan_update(actor=request.user, plan_id=plan_id, data=body)

@@ -20,7 +20,15 @@ class BookingAccessDenied(Forbidden):
 
 
 class RescheduleAccessDenied(Forbidden):
-    default_message = "Only the booking's student may reschedule it."
+    default_message = "Only the booking's student or an admin may reschedule it."
+
+
+class TeacherNotFound(NotFound):
+    default_message = "Teacher not found."
+
+
+class SlotCancelDenied(Forbidden):
+    default_message = "Only the slot's teacher or an admin may cancel it."
 
 
 class PackageNotOwned(Forbidden):
@@ -53,6 +61,22 @@ class BookingNotConfirmed(BusinessRuleViolation):
 
 class SameSlotReschedule(BusinessRuleViolation):
     default_message = "The new slot is the booking's current slot."
+
+
+class SlotStarted(BusinessRuleViolation):
+    default_message = "The slot has already started."
+
+
+class PackageNotCancelable(BusinessRuleViolation):
+    default_message = "Only an active package can be canceled."
+
+
+class PackageHasUpcomingBookings(BusinessRuleViolation):
+    default_message = "The package has upcoming confirmed bookings; cancel them first, or send force=true."
+
+
+class PackageBusy(Conflict):
+    default_message = "The package's bookings kept changing; retry shortly."
 
 
 class BookingStateConflict(Conflict):

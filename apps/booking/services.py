@@ -4,16 +4,49 @@ A booking is born as a `hold` on an open slot, paid from a package that
 reserves one lesson for it; the hold becomes `confirmed` (the lesson is spent,
 the slot booked, a lesson scheduled), or ends `canceled` or `expired`.
 
+The cascades that cancel bookings on someone's behalf live here too, since
+only this app sees slots, packages and bookings together: a slot canceled
+(`slot_cancel`), a teacher disabled (`teacher_disable`), a package canceled
+(`package_cancel`). Each cancels the bookings it meets as a teacher/admin
+cancel (the lesson goes back to the package) through the same step as
+`booking_cancel`, so events, audit rows and counters are the same.
+
 Concurrency: each service runs in one transaction (`recorded_atomic()`: its
 audit and outbox rows are written in one statement at its end) with a bounded
-lock wait and locks rows in the global order slot -> package -> booking ->
-lesson. A booking's slot and package never change, so services first read the
-booking unlocked to learn them, then lock slot, package and booking, and only
-then look at the booking's state. The partial unique constraint
-`bookings_one_active_per_slot` is the database's last word on double holds.
+lock wait, and locks rows in one global order:
+
+    teacher's user row -> teacher profile -> slots -> packages -> bookings -> lesson
+
+rows of one table in primary-key order (`lock_many`), every lock of a table
+taken before any lock of the next. A booking's slot and package never change,
+so services first read the booking unlocked to learn them, then lock slot,
+package and booking, and only then look at the booking's state. Since every
+booking write locks the booking's slot first, a service holding a slot's lock
+may read that slot's bookings and trust them until it commits. The partial
+unique constraint `bookings_one_active_per_slot` is the database's last word
+on double holds.
+
+- The teacher's user row (`identity.services.user_lock`, FOR NO KEY UPDATE)
+  is taken by every writer that inserts slots for a teacher (`slot_create`,
+  the schedule generator) and by `teacher_disable` before it lists the
+  teacher's slots: no slot can appear behind the disable's back. FOR NO KEY
+  UPDATE does not block the KEY SHARE locks that inserting bookings and slots
+  take on the user row, so holds never wait on it.
+- A hold racing a disable: either the hold locked the slot first and
+  committed (the disable then finds and cancels it), or the disable locked the
+  slot first (the hold then finds it `canceled`: 422).
+- `package_cancel` must lock the slots of the package's bookings before the
+  package, but learns which slots only by reading: it reads, locks those
+  slots, locks the package and re-reads (no booking of the package can appear
+  while the package is held). A hold that slipped in between has committed,
+  so its slot is free: it is locked then, out of order but with NOWAIT. A
+  lock that never waits cannot close a cycle, so this cannot deadlock; if
+  that slot is busy at that instant, the transaction starts over (a bounded
+  number of times, then 409).
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,8 +54,9 @@ from django.conf import settings
 from django.db import IntegrityError
 
 from apps.audit.services import audit_log_record, outbox_event_add, recorded_atomic
-from apps.billing.models import LessonPackage
+from apps.billing.models import LessonPackage, PackageStatus
 from apps.billing.services import (
+    package_cancel_locked,
     package_consume_lesson,
     package_is_usable,
     package_lock,
@@ -37,20 +71,29 @@ from apps.booking.errors import (
     BookingStateConflict,
     HoldExpired,
     OnlyStudentsHold,
+    PackageBusy,
     PackageExhausted,
+    PackageHasUpcomingBookings,
+    PackageNotCancelable,
     PackageNotFound,
     PackageNotOwned,
     PackageNotUsable,
     RescheduleAccessDenied,
     SameSlotReschedule,
+    SlotCancelDenied,
     SlotNotAvailable,
     SlotNotFound,
+    SlotStarted,
+    TeacherNotFound,
 )
-from apps.booking.models import Booking, BookingStatus
+from apps.booking.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus
 from apps.booking.selectors import BOOKING_LISTS, booking_can_access, booking_lock, booking_successor
 from apps.common import clock
+from apps.common.locking import lock_many
 from apps.common.page_cache import participant_scopes, scopes_changed
 from apps.common.queries import one_or_none
+from apps.identity.models import Role
+from apps.identity.services import user_lock
 from apps.lessons.errors import (
     BookingNotConfirmedForLesson,
     LessonAlreadyExists,
@@ -60,8 +103,17 @@ from apps.lessons.errors import (
 from apps.lessons.models import Lesson
 from apps.lessons.selectors import lesson_exists_for_booking
 from apps.lessons.services import lesson_cancel_for_booking, lesson_create_for_booking
+from apps.scheduling.errors import SlotsBusy
 from apps.scheduling.models import AvailabilitySlot, SlotStatus
-from apps.scheduling.services import slot_lock, slot_set_status
+from apps.scheduling.services import (
+    slot_cancel_locked,
+    slot_lock,
+    slot_set_status,
+    slots_cancel_locked,
+    slots_lock,
+    teacher_future_slots_lock,
+)
+from apps.teachers.services import teacher_profile_lock_for_user, teacher_profile_unapprove_locked
 
 # The booking state machine: from -> allowed targets. `canceled` and `expired` are final.
 BOOKING_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -72,6 +124,10 @@ BOOKING_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 RESCHEDULE_CANCELLATION_REASON = "Rescheduled by the student."
+STAFF_RESCHEDULE_CANCELLATION_REASON = "Rescheduled by staff on the student's behalf."
+SLOT_CANCELED_REASON = "The slot was canceled."
+# package_cancel starts over when a booking of the package appears between its read and its locks.
+PACKAGE_CANCEL_ATTEMPTS = 5
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -164,9 +220,14 @@ def _lock_booking_rows(booking: Booking) -> tuple[Booking, AvailabilitySlot, Les
 
 
 def _hold_locked(
-    *, student, slot: AvailabilitySlot, package: LessonPackage, rescheduled_from: Booking | None = None
+    *,
+    actor,
+    student_id,
+    slot: AvailabilitySlot,
+    package: LessonPackage,
+    rescheduled_from: Booking | None = None,
 ) -> Booking:
-    """Check the domain rules and create a hold on a locked slot paid by a locked package."""
+    """Check the domain rules and create a hold for the student on a locked slot paid by a locked package."""
     now = clock.now()
     if slot.status != SlotStatus.OPEN or slot.start_at <= now:
         raise SlotNotAvailable()
@@ -178,7 +239,7 @@ def _hold_locked(
         # No savepoint: if the constraint refuses the row, the whole transaction is rolled back anyway.
         booking = Booking.objects.create(
             slot=slot,
-            student=student,
+            student_id=student_id,
             teacher_id=slot.teacher_id,
             package=package,
             status=BookingStatus.HOLD,
@@ -192,7 +253,7 @@ def _hold_locked(
     slot_set_status(slot=slot, status=SlotStatus.HOLD)
     package_reserve_lesson(package=package)
     _booking_event(booking, slot, "booking.hold.created")
-    _booking_audit(student, booking, "booking.hold.create", slot_id=str(slot.pk), package_id=str(package.pk))
+    _booking_audit(actor, booking, "booking.hold.create", slot_id=str(slot.pk), package_id=str(package.pk))
     return booking
 
 
@@ -282,7 +343,7 @@ def booking_hold(*, student, slot_id, package_id) -> Booking:
             raise PackageNotFound()
         if package.student_id != student.pk:
             raise PackageNotOwned()
-        return _hold_locked(student=student, slot=slot, package=package)
+        return _hold_locked(actor=student, student_id=student.pk, slot=slot, package=package)
 
 
 def booking_confirm(*, actor, booking_id) -> Booking:
@@ -338,13 +399,16 @@ def booking_cancel(*, actor, booking_id, reason: str | None = None) -> Booking:
 def booking_reschedule(*, actor, booking_id, new_slot_id) -> Booking:
     """Move a confirmed booking to another open slot: cancel + hold + confirm in one transaction.
 
-    The booking's student only (403). Hold: 422; canceled or expired: 409.
+    The booking's student, or an admin on the student's behalf (teachers and
+    everyone else 403). The old booking is canceled by the actor, so the
+    refund rule is the actor's: a student's late reschedule spends the
+    lesson, an admin's always returns it. Hold: 422; canceled or expired: 409.
     Any failing step (new slot unknown 404, not open 422, package exhausted
     or expired 422...) rolls everything back. Asking again for a booking that
     was already rescheduled returns its successor.
     """
     booking = _booking_read(booking_id)
-    if actor.pk != booking.student_id:
+    if not (actor.is_admin or actor.pk == booking.student_id):
         raise RescheduleAccessDenied()
     try:
         new_slot_id = uuid.UUID(str(new_slot_id))
@@ -372,10 +436,13 @@ def booking_reschedule(*, actor, booking_id, new_slot_id) -> Booking:
             raise SameSlotReschedule()
         old_slot = slots[booking.slot_id]
         booking.slot = old_slot
-        _cancel_locked(
-            actor=actor, booking=booking, slot=old_slot, package=package, reason=RESCHEDULE_CANCELLATION_REASON
+        reason = (
+            RESCHEDULE_CANCELLATION_REASON if actor.pk == booking.student_id else STAFF_RESCHEDULE_CANCELLATION_REASON
         )
-        new_booking = _hold_locked(student=actor, slot=new_slot, package=package, rescheduled_from=booking)
+        _cancel_locked(actor=actor, booking=booking, slot=old_slot, package=package, reason=reason)
+        new_booking = _hold_locked(
+            actor=actor, student_id=booking.student_id, slot=new_slot, package=package, rescheduled_from=booking
+        )
         _confirm_locked(actor=actor, booking=new_booking, slot=new_slot, package=package)
         _booking_event(new_booking, new_slot, "booking.rescheduled", rescheduled_from_booking_id=str(booking.pk))
         _booking_audit(
@@ -450,3 +517,190 @@ def booking_lesson_create(*, actor, booking_id, topic: str | None = None, notes:
             payload={"booking_id": str(booking.pk), "topic": topic, "notes": notes},
         )
     return lesson
+
+
+# --- cascades: bookings canceled on someone's behalf ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeacherDisabled:
+    """What `teacher_disable` did (the body of `POST /admin/teachers/{teacher_id}/disable`)."""
+
+    teacher_id: uuid.UUID
+    canceled_bookings: int
+    canceled_slots: int
+
+
+def _lock_active_bookings_of_slots(slot_ids) -> list[tuple[Booking, LessonPackage]]:
+    """Lock the packages, then the active bookings, of slots the caller has locked (each in pk order).
+
+    Reading the bookings before locking them is safe: every booking write locks
+    its slot first, and the caller holds those.
+    """
+    found = list(
+        Booking.objects.filter(slot_id__in=list(slot_ids), status__in=ACTIVE_BOOKING_STATUSES).values_list(
+            "pk", "package_id"
+        )
+    )
+    packages = {
+        package.pk: package for package in lock_many(LessonPackage.objects.filter(pk__in={p for _, p in found}))
+    }
+    bookings = lock_many(Booking.objects.filter(pk__in=[pk for pk, _ in found]))
+    return [(booking, packages[booking.package_id]) for booking in bookings]
+
+
+def slot_cancel(*, actor, slot_id, reason: str | None = None) -> AvailabilitySlot:
+    """Withdraw a slot, canceling its hold or confirmed booking first (API and Django admin).
+
+    An admin, or the slot's teacher (403 anyone else; 404 unknown slot). The
+    booking is canceled by the actor, so a confirmed one always gets its lesson
+    back (teacher/admin cancel rule); its reason is `reason` or "The slot was
+    canceled.". Already canceled: returned unchanged. A slot that has started:
+    422. Audit `scheduling.slot.cancel` (plus the booking's own cancel rows).
+    """
+    slot = one_or_none(AvailabilitySlot.objects.filter(pk=slot_id))
+    if slot is None:
+        raise SlotNotFound()
+    if not (actor.is_admin or actor.pk == slot.teacher_id):
+        raise SlotCancelDenied()
+    with recorded_atomic():
+        slot = slot_lock(slot_id=slot.pk)
+        if slot.status == SlotStatus.CANCELED:
+            return slot
+        if slot.start_at <= clock.now():
+            raise SlotStarted()
+        previous = slot.status
+        canceled = _lock_active_bookings_of_slots([slot.pk])
+        for booking, package in canceled:
+            booking.slot = slot
+            _cancel_locked(
+                actor=actor, booking=booking, slot=slot, package=package, reason=reason or SLOT_CANCELED_REASON
+            )
+        slot_cancel_locked(
+            actor=actor,
+            slot=slot,
+            reason=reason,
+            previous_status=previous,
+            booking_id=str(canceled[0][0].pk) if canceled else None,
+        )
+    return slot
+
+
+def teacher_disable(*, actor, teacher_id, reason: str) -> TeacherDisabled:
+    """Disable a teacher in one transaction: unapprove, cancel future bookings (refunded), cancel future slots.
+
+    Unknown user, or a user who is not a teacher: 404. A teacher without a
+    profile is disabled all the same (there is only nothing to unapprove).
+    Every booking in `hold` or `confirmed` on a slot that has not started is
+    canceled as an admin cancel (holds release their reservation, confirmed
+    bookings get their lesson back, lessons are canceled, students get
+    `booking.canceled`); then every such slot, including the ones those
+    cancels reopened, is canceled. Disabling a disabled teacher: zero counts.
+    Audit `teachers.teacher.disable` with the counts and slot ids.
+
+    Locks: teacher's user row, profile, the teacher's future slots, their
+    bookings' packages, the bookings (module docstring).
+    """
+    with recorded_atomic():
+        teacher = user_lock(user_id=teacher_id)
+        if teacher is None or teacher.role != Role.TEACHER:
+            raise TeacherNotFound()
+        profile = teacher_profile_lock_for_user(user_id=teacher.pk)
+        unapproved = profile is not None and teacher_profile_unapprove_locked(
+            actor=actor, profile=profile, reason=reason
+        )
+        slots = {slot.pk: slot for slot in teacher_future_slots_lock(teacher_id=teacher.pk)}
+        canceled = _lock_active_bookings_of_slots(slots)
+        for booking, package in canceled:
+            slot = slots[booking.slot_id]
+            booking.slot = slot
+            _cancel_locked(actor=actor, booking=booking, slot=slot, package=package, reason=reason)
+        canceled_slots = slots_cancel_locked(slot_ids=slots)
+        result = TeacherDisabled(teacher_id=teacher.pk, canceled_bookings=len(canceled), canceled_slots=canceled_slots)
+        audit_log_record(
+            actor=actor,
+            action="teachers.teacher.disable",
+            entity_type="user",
+            entity_id=teacher.pk,
+            payload={
+                "reason": reason,
+                "profile_id": str(profile.pk) if profile is not None else None,
+                "unapproved": unapproved,
+                "canceled_bookings": [str(booking.pk) for booking, _ in canceled],
+                "canceled_slots": [str(pk) for pk in sorted(slots)],
+            },
+        )
+    return result
+
+
+class _PackageChanged(Exception):
+    """A booking of the package appeared between reading it and locking its slot: start over."""
+
+
+def package_cancel(*, actor, package_id, reason: str | None = None, force: bool = False) -> LessonPackage:
+    """Cancel an active package (admins): its holds are canceled, and with `force` its upcoming bookings.
+
+    Unknown package 404. Already canceled: returned unchanged. Expired: 422.
+    Holds (whatever their slot's time) release their reservation and reopen
+    their slot. Confirmed bookings whose slot has not started make it a 422
+    unless `force`, which cancels them as admin cancels: the lesson goes back
+    to the (now canceled) package, so `lessons_left` keeps counting the
+    lessons the student paid for and never had. Bookings whose slot has
+    started are left alone. Audit `billing.package.cancel`, outbox
+    `billing.package.canceled` (plus each booking's cancel rows and events).
+
+    Lock order slot -> package -> booking: see the module docstring for how
+    it learns the slots first and what happens when a hold slips in.
+    """
+    for _attempt in range(PACKAGE_CANCEL_ATTEMPTS):
+        try:
+            return _package_cancel_once(actor=actor, package_id=package_id, reason=reason, force=force)
+        except _PackageChanged:
+            continue
+    raise PackageBusy()
+
+
+def _package_bookings_to_cancel(*, package_id, now: datetime) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
+    """(booking id, slot id, status) of the package's holds and its confirmed bookings that have not started."""
+    return list(
+        Booking.objects.filter(package_id=package_id, status__in=ACTIVE_BOOKING_STATUSES)
+        .exclude(status=BookingStatus.CONFIRMED, slot__start_at__lte=now)
+        .order_by("pk")
+        .values_list("pk", "slot_id", "status")
+    )
+
+
+def _package_cancel_once(*, actor, package_id, reason: str | None, force: bool) -> LessonPackage:
+    now = clock.now()
+    seen = _package_bookings_to_cancel(package_id=package_id, now=now)
+    with recorded_atomic():
+        slots = slots_lock(slot_ids={slot_id for _, slot_id, _ in seen})
+        package = package_lock(package_id=package_id)
+        if package is None:
+            raise PackageNotFound()
+        if package.status == PackageStatus.CANCELED:
+            return package
+        if package.status != PackageStatus.ACTIVE:
+            raise PackageNotCancelable()
+        # Under the package lock no booking of it can appear or change state
+        # (every booking write takes the package). Re-read; a hold that landed
+        # since the first read has committed and let go of its slot, so its
+        # slot is taken now, out of order but without waiting; if someone holds
+        # it this instant, start over.
+        current = _package_bookings_to_cancel(package_id=package_id, now=now)
+        missing = {slot_id for _, slot_id, _ in current} - slots.keys()
+        if missing:
+            try:
+                slots |= slots_lock(slot_ids=missing, nowait=True)
+            except SlotsBusy:
+                raise _PackageChanged() from None
+        upcoming = [booking_id for booking_id, _, status in current if status == BookingStatus.CONFIRMED]
+        if upcoming and not force:
+            raise PackageHasUpcomingBookings(details={"upcoming_bookings": [str(pk) for pk in upcoming]})
+        bookings = lock_many(Booking.objects.filter(pk__in=[booking_id for booking_id, _, _ in current]))
+        for booking in bookings:
+            slot = slots[booking.slot_id]
+            booking.slot = slot
+            _cancel_locked(actor=actor, booking=booking, slot=slot, package=package, reason=reason)
+        package_cancel_locked(actor=actor, package=package, reason=reason)
+    return package

@@ -1,5 +1,15 @@
-"""Booking endpoints (SPEC §3 Booking), and the admin lesson repair that needs a booking's lock."""
+"""Booking endpoints (SPEC §3 Booking), and routes of other sections whose work cancels bookings.
 
+Scheduling and billing sit below booking and never import it, so the slot
+routes that carry or cancel a booking (SPEC §8.3) and package cancel (§8.4)
+are served here, under their sections' paths; so is the admin lesson repair,
+which needs a booking's lock.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+
+from apps.billing.serializers import PackageSerializer
 from apps.booking import selectors, services
 from apps.booking.serializers import (
     BookingCancelSerializer,
@@ -8,11 +18,24 @@ from apps.booking.serializers import (
     BookingRescheduleSerializer,
     BookingSerializer,
     HoldsExpiredSerializer,
+    MySlotQuerySerializer,
+    PackageCancelSerializer,
+    SlotCancelSerializer,
+    SlotWithBookingSerializer,
+    TeacherStudentSerializer,
 )
 from apps.common.pagination import cached_page_data
-from apps.common.permissions import IsAdmin, IsStudent
+from apps.common.permissions import IsAdmin, IsAdminOrTeacher, IsStudent, IsTeacher
 from apps.common.viewsets import ApiViewSet, endpoint
 from apps.lessons.serializers import LessonCreateSerializer, LessonSerializer
+from apps.scheduling.serializers import SlotSerializer
+
+_MY_SLOT_FILTERS = [
+    OpenApiParameter("teacher_id", OpenApiTypes.UUID, description="Only this teacher's slots (admins)"),
+    OpenApiParameter("from", OpenApiTypes.DATETIME, description="start_at >= from (with offset)"),
+    OpenApiParameter("to", OpenApiTypes.DATETIME, description="start_at < to (with offset)"),
+    OpenApiParameter("status", str, enum=["open", "hold", "booked", "canceled"], description="Only this status"),
+]
 
 
 class BookingViewSet(ApiViewSet):
@@ -59,7 +82,7 @@ class BookingViewSet(ApiViewSet):
 
     @endpoint("post", detail=True, body=BookingRescheduleSerializer)
     def reschedule(self, request, booking_id, body):
-        """Move your confirmed booking to another open slot (the booking's student)."""
+        """Move a confirmed booking to another open slot (its student, or an admin on the student's behalf)."""
         return services.booking_reschedule(actor=request.user, booking_id=booking_id, **body)
 
 
@@ -72,3 +95,52 @@ class LessonRepairViewSet(ApiViewSet):
     def create(self, request, body):
         """Create the missing lesson of a confirmed booking (admins)."""
         return services.booking_lesson_create(actor=request.user, **body)
+
+
+class SlotBookingViewSet(ApiViewSet):
+    """`/api/v1/scheduling/slots/...` routes that see or cancel a slot's booking (SPEC §8.3)."""
+
+    serializer_class = SlotSerializer
+    permission_classes = [IsAdminOrTeacher]
+    lookup_url_kwarg = "slot_id"
+
+    @endpoint("post", detail=True, body=SlotCancelSerializer)
+    def cancel(self, request, slot_id, body):
+        """Cancel a slot and its hold or booking (the slot's teacher, or an admin)."""
+        return services.slot_cancel(actor=request.user, slot_id=slot_id, **body)
+
+    @endpoint(query=MySlotQuerySerializer, page=True, returns=SlotWithBookingSerializer, parameters=_MY_SLOT_FILTERS)
+    def my(self, request, query):
+        """Your slots with their active booking, soonest first (teachers; admins see all)."""
+        return selectors.slot_list_for(
+            user=request.user,
+            teacher_id=query.get("teacher_id"),
+            start_from=query.get("from"),
+            start_to=query.get("to"),
+            status=query.get("status"),
+        )
+
+
+class PackageCancelViewSet(ApiViewSet):
+    """`POST /api/v1/billing/packages/{id}/cancel` (SPEC §8.4): it cancels the package's bookings."""
+
+    serializer_class = PackageSerializer
+    permission_classes = [IsAdmin]
+    lookup_url_kwarg = "package_id"
+
+    @endpoint("post", detail=True, body=PackageCancelSerializer)
+    def cancel(self, request, package_id, body):
+        """Cancel an active package and its holds; upcoming bookings too with force=true (admins)."""
+        return services.package_cancel(actor=request.user, package_id=package_id, **body)
+
+
+class TeacherStudentViewSet(ApiViewSet):
+    """`GET /api/v1/booking/teacher/students`: who the calling teacher teaches."""
+
+    serializer_class = TeacherStudentSerializer
+    permission_classes = [IsTeacher]
+
+    @endpoint(page=True)
+    def list(self, request):
+        """Your students (teachers): everyone who has booked you, with lessons completed and upcoming."""
+        return selectors.teacher_student_list(teacher=request.user)

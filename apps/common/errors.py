@@ -8,7 +8,9 @@ error responses by hand.
 import logging
 import math
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, OperationalError
 from django.http import Http404
@@ -75,6 +77,18 @@ class RateLimited(DomainError):
         self.retry_after = max(int(retry_after), 1)
 
 
+class PayloadTooLarge(DomainError):
+    """A request body over DATA_UPLOAD_MAX_MEMORY_SIZE: refused before it is parsed."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    code = "payload_too_large"
+    default_message = "The request body is too large."
+
+    def __init__(self, message: str | None = None, *, limit: int | None = None):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE if limit is None else limit
+        super().__init__(message or f"The request body is larger than {limit} bytes.", details={"max_bytes": limit})
+
+
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
@@ -116,6 +130,8 @@ def error_response_for(exc: Exception) -> tuple[int, dict, dict]:
         return exc.status_code, error_body(exc.code, exc.message, exc.details), headers
     if isinstance(exc, DomainError):
         return exc.status_code, error_body(exc.code, exc.message, exc.details), headers
+    if isinstance(exc, RequestDataTooBig):
+        return error_response_for(PayloadTooLarge())
     if isinstance(exc, Ratelimited):
         headers["Retry-After"] = "1"
         return 429, error_body("rate_limited", RateLimited.default_message), headers

@@ -1,6 +1,7 @@
 """Serializer fields shared by every app."""
 
 import datetime as dt
+import re
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -34,6 +35,19 @@ class OffsetDateTimeField(serializers.DateTimeField):
         if timezone.is_naive(parsed):
             self.fail("naive")
         return parsed.astimezone(dt.UTC)
+
+
+# An unencoded "+" in a query string arrives as a space: "...T10:00:00 02:00".
+_SPACE_OFFSET = re.compile(r"^(\S+T\S+) (\d{2}(?::?\d{2})?)$")
+
+
+class QueryOffsetDateTimeField(OffsetDateTimeField):
+    """An `OffsetDateTimeField` for query strings, where an unencoded `+02:00` arrives as ` 02:00`."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            value = _SPACE_OFFSET.sub(r"\1+\2", value.strip())
+        return super().to_internal_value(value)
 
 
 class StrictCharField(serializers.CharField):

@@ -3,8 +3,10 @@
 * Locks are only taken inside a transaction; outside one they would be
   released at once and protect nothing.
 * Rows of one model are locked in primary-key order, and callers lock models in
-  one global order (slot -> package -> booking -> lesson -> payment), so two
-  requests never wait on each other in a cycle.
+  one global order (teacher's user row -> teacher profile -> slot -> package ->
+  booking -> lesson -> payment), so two requests never wait on each other in a
+  cycle. A lock taken out of that order must not wait (NOWAIT), since a lock
+  that never waits cannot close a cycle.
 * On PostgreSQL a short `lock_timeout` (DB_LOCK_TIMEOUT_MS, set on every
   connection when it opens) turns a stuck lock into a clean 409 instead of a
   hung request.

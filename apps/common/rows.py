@@ -8,6 +8,11 @@ returns a function that turns a queryset into the same list of dicts. Any
 serializer with a field it does not understand (method fields, nested
 serializers, custom `to_representation`) gets `None`, and callers fall back to
 DRF. `apps/common/tests/test_rows.py` checks parity for every list serializer.
+
+A field that is built from several columns (a nested object read from
+annotated columns, e.g. a slot's active booking) can join the fast path by
+declaring them: `row_sources = ("col_a", "col_b")` and `from_row(a, b)`
+returning what its `to_representation` would.
 """
 
 import datetime as dt
@@ -59,24 +64,43 @@ def row_serializer_for(serializer_class: type[serializers.Serializer]):
     """A `rows(queryset) -> list[dict]` equivalent of `serializer_class(many=True)`, or None."""
     if serializer_class.to_representation is not serializers.Serializer.to_representation:
         return None
-    names, sources, converters = [], [], []
+    sources: list[str] = []
+    plan: list[tuple[str, Callable, slice | int]] = []
     for name, field in serializer_class().fields.items():
         if field.write_only:
+            continue
+        row_sources = getattr(field, "row_sources", None)
+        if row_sources is not None:
+            # several columns -> one value; the field says how (`from_row`)
+            plan.append((name, field.from_row, slice(len(sources), len(sources) + len(row_sources))))
+            sources.extend(row_sources)
             continue
         if isinstance(field, (serializers.BaseSerializer, serializers.SerializerMethodField)) or field.source == "*":
             return None
         converter = _converter(field)
         if converter is None:
             return None
-        names.append(name)
+        plan.append((name, converter, len(sources)))
         sources.append(field.source.replace(".", "__"))
-        converters.append(converter)
-    plan = tuple(zip(names, converters, strict=True))
 
-    def rows(queryset) -> list[dict]:
+    if all(isinstance(where, int) for _, _, where in plan):
+        simple = tuple((name, convert) for name, convert, _ in plan)
+
+        def rows(queryset) -> list[dict]:
+            return [
+                {name: convert(value) for (name, convert), value in zip(simple, row, strict=True)}
+                for row in queryset.values_list(*sources)
+            ]
+
+        return rows
+
+    def rows_with_composites(queryset) -> list[dict]:
         return [
-            {name: convert(value) for (name, convert), value in zip(plan, row, strict=True)}
+            {
+                name: convert(*row[where]) if isinstance(where, slice) else convert(row[where])
+                for name, convert, where in plan
+            }
             for row in queryset.values_list(*sources)
         ]
 
-    return rows
+    return rows_with_composites

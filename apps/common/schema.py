@@ -1,27 +1,39 @@
 """drf-spectacular: operation ids from the path, and the error envelope on every operation."""
 
+import re
+
 from drf_spectacular.openapi import AutoSchema
 
 API_PREFIX = "/api/v1/"
+_PARAMETER = re.compile(r"\{\w+\}")
 # Actions DRF's router maps by name (GET/POST on the collection, GET/PATCH on an item).
 STANDARD_ACTIONS = frozenset({"list", "create", "retrieve", "partial_update"})
+# A second method on another action's path is named as DRF names that method on an item.
+METHOD_ACTIONS = {"put": "update", "patch": "partial_update", "delete": "destroy", "post": "create"}
 
 
 class ApiAutoSchema(AutoSchema):
     """Operation ids read as the path: `POST /booking/{id}/confirm` is `booking_confirm`.
 
-    The path's words without its parameters, then the action for the standard
+    The path's words without its parameters (what a segment holds besides
+    one stays: `/calendar/{token}.ics` is `calendar_ics`), then the action for the standard
     ones (`teachers_profiles_list`, `lessons_partial_update`) and `_list` for
-    another action answering a page (`booking_my_list`). An action that must keep
-    another id says `operation_id=` in its `@endpoint`.
+    another action answering a page (`booking_my_list`); a second method on
+    another action's path adds DRF's name for that method
+    (`PATCH /identity/users/me` is `identity_users_me_partial_update`). An action
+    that must keep another id says `operation_id=` in its `@endpoint`.
     """
 
     def get_operation_id(self) -> str:
-        words = [word for word in self.path.removeprefix(API_PREFIX).split("/") if word and word[0] != "{"]
+        segments = (_PARAMETER.sub("", segment).strip(".") for segment in self.path.removeprefix(API_PREFIX).split("/"))
+        words = [word for word in segments if word]
         action = getattr(self.view, "action", None)
-        spec = getattr(getattr(self.view, action, None), "endpoint", None) if action else None
+        handler = getattr(self.view, action, None) if action else None
+        spec = getattr(handler, "endpoint", None)
         if action in STANDARD_ACTIONS:
             words.append(action)
+        elif hasattr(handler, "mapped_to"):
+            words.append(METHOD_ACTIONS[spec.method])
         elif spec is not None and spec.page:
             words.append("list")
         return "_".join(words).replace("-", "_")
@@ -37,6 +49,11 @@ _ERROR_STATUSES = {
     "429": "Rate limited",
     "500": "Internal error",
 }
+# Only where a body is taken (apps.common.middleware.JsonBodyMiddleware).
+_BODY_ERROR_STATUSES = {
+    "413": "Request body larger than DATA_UPLOAD_MAX_MEMORY_SIZE",
+    "415": "Request body is not application/json",
+}
 
 
 def add_error_responses(result, generator, request, public):
@@ -45,7 +62,8 @@ def add_error_responses(result, generator, request, public):
         for operation in path_item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            for status_code, description in _ERROR_STATUSES.items():
+            statuses = {**_ERROR_STATUSES, **(_BODY_ERROR_STATUSES if "requestBody" in operation else {})}
+            for status_code, description in statuses.items():
                 operation["responses"].setdefault(
                     status_code, {"description": description, "content": {"application/json": {"schema": ref}}}
                 )

@@ -4,10 +4,11 @@ import logging
 import uuid
 
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import JsonResponse
 
-from apps.common.errors import error_body
+from apps.common.errors import error_body, error_response_for
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ def server_error(request):
 
 
 def bad_request(request, exception=None):
+    if isinstance(exception, RequestDataTooBig):  # a form body (the admin site) over the size limit
+        status_code, body, _ = error_response_for(exception)
+        return JsonResponse(body, status=status_code)
     return JsonResponse(error_body("validation_error", "Bad request."), status=400)
 
 

@@ -29,6 +29,7 @@ from functools import wraps
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404, HttpResponseBase
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status as http_status
 from rest_framework.decorators import action
@@ -131,10 +132,29 @@ class ApiViewSet(GenericViewSet):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        # (detail, url_path) -> the @action first declared there; a later endpoint on the same path
+        # answers another method of it (`GET` and `PATCH /identity/users/me`), as DRF's `@me.mapping.patch`.
+        routes: dict[tuple[bool, str], Callable] = {}
         for name, function in list(vars(cls).items()):
             spec = getattr(function, "endpoint", None)
-            if isinstance(spec, Endpoint) and not hasattr(function, "mapping"):
-                setattr(cls, name, _build_action(cls, name, function, spec))
+            if not isinstance(spec, Endpoint) or hasattr(function, "mapping") or hasattr(function, "mapped_to"):
+                continue
+            route = (spec.detail, spec.url_path or name)
+            primary = routes.get(route) if name not in STANDARD_ACTIONS else None
+            built = _build_action(cls, name, function, spec, as_action=primary is None)
+            if primary is not None:
+                primary.mapping[spec.method] = name
+                built.mapped_to = primary.__name__
+            elif name not in STANDARD_ACTIONS:
+                routes[route] = built
+            setattr(cls, name, built)
+
+    def get_object(self):
+        """Services look objects up (with their access rules); DRF's generic lookup has no queryset here.
+
+        Only DRF's OPTIONS metadata calls this (for a PUT route): not found, so it describes no PUT form.
+        """
+        raise Http404
 
     def get_permissions(self):
         handler = getattr(self, self.action, None) if self.action else None
@@ -144,7 +164,7 @@ class ApiViewSet(GenericViewSet):
         return [permission() for permission in classes]
 
 
-def _build_action(viewset: type, name: str, function: Callable, spec: Endpoint) -> Callable:
+def _build_action(viewset: type, name: str, function: Callable, spec: Endpoint, *, as_action: bool) -> Callable:
     returns = spec.returns if spec.returns is not None else viewset.serializer_class
 
     @wraps(function)
@@ -154,7 +174,7 @@ def _build_action(viewset: type, name: str, function: Callable, spec: Endpoint) 
         if spec.query is not None:
             kwargs["query"] = _validated(spec.query, _given_query_params(request))
         result = function(self, request, *args, **kwargs)
-        if isinstance(result, Response):
+        if isinstance(result, HttpResponseBase):  # a finished answer (a DRF Response, or e.g. a text/calendar body)
             return result
         if result is None:
             return Response(status=spec.status)
@@ -165,7 +185,7 @@ def _build_action(viewset: type, name: str, function: Callable, spec: Endpoint) 
         return Response(returns(result, many=spec.many).data, status=spec.status)
 
     run.endpoint_permissions = spec.permissions
-    if name not in STANDARD_ACTIONS:
+    if as_action and name not in STANDARD_ACTIONS:
         run = action(detail=spec.detail, methods=[spec.method], url_path=spec.url_path or name)(run)
     return extend_schema(**_schema_of(spec, returns, function.__doc__))(run)
 

@@ -2,7 +2,7 @@
 
 from rest_framework import status
 
-from apps.common.errors import Conflict, DomainError, InvalidInput
+from apps.common.errors import BusinessRuleViolation, Conflict, DomainError, InvalidInput, NotFound
 
 INVALID_CREDENTIALS_MESSAGE = "Invalid email or password."
 INVALID_TOKEN_MESSAGE = "Token is invalid, expired or revoked."
@@ -32,3 +32,13 @@ class InvalidRefreshToken(DomainError):
     status_code = status.HTTP_401_UNAUTHORIZED
     code = "invalid_token"
     default_message = INVALID_TOKEN_MESSAGE
+
+
+class UserNotFound(NotFound):
+    default_message = "User not found."
+
+
+class SelfAdministrationRefused(BusinessRuleViolation):
+    """Staff change other people's accounts; their own role and active flag are not theirs to change (422)."""
+
+    default_message = "You cannot do this to your own account."

@@ -8,6 +8,8 @@ from django.db.models.functions import Lower
 
 from apps.common.models import TimeStampedModel
 
+FULL_NAME_MAX_LENGTH = 200
+
 
 class Role(models.TextChoices):
     STUDENT = "student"
@@ -51,6 +53,8 @@ class User(TimeStampedModel, AbstractBaseUser, PermissionsMixin):
     """A person who logs in: student, teacher or admin (staff). Email is the login."""
 
     email = models.EmailField(max_length=254, unique=True)
+    # db_default too: rows loaded with plain SQL (bench, operators) need no value.
+    full_name = models.CharField(max_length=FULL_NAME_MAX_LENGTH, blank=True, default="", db_default="")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     is_active = models.BooleanField(default=True)
@@ -71,7 +75,12 @@ class User(TimeStampedModel, AbstractBaseUser, PermissionsMixin):
                 condition=models.Q(role__in=["student", "teacher", "admin"]), name="users_role_valid"
             ),
         ]
-        indexes = [models.Index(fields=["role"], name="users_role_idx")]
+        indexes = [
+            models.Index(fields=["role"], name="users_role_idx"),
+            # The admin user list, newest first (an index scan for the page instead of sorting every user).
+            models.Index(fields=["-created_at", "-id"], name="users_created_idx"),
+        ]
+        # On PostgreSQL, migration 0002 adds trigram indexes for the list's `q` search (email, full_name).
 
     def __str__(self) -> str:
         return self.email

@@ -3,23 +3,44 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from apps.identity.models import Role, User, validate_timezone
+from apps.common.fields import StrictCharField
+from apps.identity.models import FULL_NAME_MAX_LENGTH, Role, User, validate_timezone
 
 PASSWORD_MAX_LENGTH = 256
+EMAIL_MAX_LENGTH = 254
+
+
+def _iana_timezone(value: str) -> str:
+    try:
+        validate_timezone(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None
+    return value
+
+
+def _full_name_field(**kwargs) -> StrictCharField:
+    return StrictCharField(max_length=FULL_NAME_MAX_LENGTH, allow_blank=True, **kwargs)
 
 
 class RegisterSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=PASSWORD_MAX_LENGTH)
     timezone = serializers.CharField(max_length=64, default="UTC")
     role = serializers.ChoiceField(choices=[Role.STUDENT.value, Role.TEACHER.value], default=Role.STUDENT.value)
+    full_name = _full_name_field(default="")
 
     def validate_timezone(self, value: str) -> str:
-        try:
-            validate_timezone(value)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.messages) from None
-        return value
+        return _iana_timezone(value)
+
+
+class UserUpdateSerializer(serializers.Serializer):
+    """`PATCH /users/me`: only these two; any other key (role, email, is_active...) is ignored."""
+
+    full_name = _full_name_field(required=False)
+    timezone = StrictCharField(max_length=64, required=False)
+
+    def validate_timezone(self, value: str) -> str:
+        return _iana_timezone(value)
 
 
 class LoginSerializer(serializers.Serializer):
@@ -41,5 +62,5 @@ class TokenPairSerializer(serializers.Serializer):
 class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
-        fields = ["id", "email", "role", "timezone", "is_active", "created_at", "updated_at"]
+        fields = ["id", "email", "full_name", "role", "timezone", "is_active", "created_at", "updated_at"]
         read_only_fields = fields

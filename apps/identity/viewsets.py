@@ -11,6 +11,7 @@ from apps.identity.serializers import (
     RegisterSerializer,
     TokenPairSerializer,
     UserSerializer,
+    UserUpdateSerializer,
 )
 
 
@@ -56,3 +57,8 @@ class UserViewSet(ApiViewSet):
     def me(self, request):
         """The caller's own user."""
         return request.user
+
+    @endpoint("patch", "me", body=UserUpdateSerializer)
+    def update_me(self, request, body):
+        """Change your own full name and time zone; nothing else about you."""
+        return services.user_update(user=request.user, **body)

@@ -2,18 +2,19 @@
 
 from django.contrib import admin
 
-from apps.common.admin import NoAddDeleteAdmin
+from apps.common.admin import NoAddDeleteAdmin, person, teacher_name
 from apps.lessons.models import Lesson
+from apps.lessons.serializers import HOMEWORK_MAX_LENGTH
 from apps.lessons.services import lesson_update
 
 
 @admin.register(Lesson)
 class LessonAdmin(NoAddDeleteAdmin):
-    list_display = ("id", "student_email", "teacher_email", "scheduled_start_at", "status", "topic", "created_at")
+    list_display = ("student_email", "teacher_email", "status", "scheduled_start_at", "topic")
     list_filter = ("status",)
-    search_fields = ("student__email", "teacher__email", "topic", "=id")
+    search_fields = ("student__email", "teacher__email", "teacher__teacher_profile__display_name", "topic", "=id")
     date_hierarchy = "scheduled_start_at"
-    list_select_related = ("student", "teacher")
+    list_select_related = ("student", "teacher__teacher_profile")
     ordering = ("-scheduled_start_at", "-id")
     fields = (
         "id",
@@ -25,6 +26,7 @@ class LessonAdmin(NoAddDeleteAdmin):
         "status",
         "topic",
         "notes",
+        "homework",
         "created_at",
         "updated_at",
     )
@@ -42,16 +44,25 @@ class LessonAdmin(NoAddDeleteAdmin):
 
     @admin.display(description="student", ordering="student__email")
     def student_email(self, obj: Lesson) -> str:
-        return obj.student.email
+        return person(obj.student)
 
     @admin.display(description="teacher", ordering="teacher__email")
     def teacher_email(self, obj: Lesson) -> str:
-        return obj.teacher.email
+        return teacher_name(obj.teacher)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "homework":
+            kwargs["max_length"] = HOMEWORK_MAX_LENGTH  # the API's limit, on the form too
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        # Topic and notes go through the service so the change is audited.
+        # Topic, notes and homework go through the service so the change is audited.
         lesson_update(
             actor=request.user,
             lesson_id=obj.pk,
-            data={field: form.cleaned_data[field] for field in ("topic", "notes") if field in form.changed_data},
+            data={
+                field: form.cleaned_data[field]
+                for field in ("topic", "notes", "homework")
+                if field in form.changed_data
+            },
         )

@@ -37,3 +37,7 @@ class LessonNotStarted(BusinessRuleViolation):
 
 class LessonAlreadyFinished(BusinessRuleViolation):
     default_message = "The lesson of this booking is already completed or marked no-show."
+
+
+class CalendarFeedNotFound(NotFound):
+    default_message = "Calendar feed not found."

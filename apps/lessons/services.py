@@ -3,7 +3,9 @@
 Lessons are born from a booking confirmation (`lesson_create_for_booking`,
 called by booking inside its own transaction) and die with the booking's
 cancellation (`lesson_cancel_for_booking`). The teacher or an admin moves a
-started lesson to `completed` or `no_show`.
+started lesson to `completed` or `no_show`. Every change raises the lesson's
+`sequence` (the iCalendar SEQUENCE calendar clients compare). The reminder
+cron (`lesson_reminders_queue`) and the calendar feed tokens live here too.
 
 This app sits below booking: it never imports it. Booking hands these
 services plain values (ids and times) from the booking row it has locked.
@@ -11,13 +13,23 @@ services plain values (ids and times) from the booking row it has locked.
 Lock order (global): slot -> package -> booking -> lesson.
 """
 
-from datetime import datetime
+import secrets
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
-from apps.audit.services import audit_log_record, outbox_event_add
+from apps.audit.services import (
+    audit_log_record,
+    audit_logs_record_many,
+    outbox_event_add,
+    outbox_events_add_many,
+    recorded_atomic,
+)
 from apps.common import clock
 from apps.common.locking import lock_one, set_lock_timeout
 from apps.common.page_cache import participant_scopes, scopes_changed
@@ -29,7 +41,7 @@ from apps.lessons.errors import (
     LessonNotStarted,
     LessonTransitionNotAllowed,
 )
-from apps.lessons.models import Lesson, LessonStatus
+from apps.lessons.models import CalendarFeed, Lesson, LessonReminder, LessonStatus
 from apps.lessons.selectors import LESSON_LISTS
 
 # Lesson status machine: from -> allowed targets. The three targets are final.
@@ -64,9 +76,13 @@ def lesson_lists_changed(*, student_id, teacher_id) -> None:
     scopes_changed(*participant_scopes(LESSON_LISTS, student_id=student_id, teacher_id=teacher_id))
 
 
-def _lesson_save(lesson: Lesson, fields: list[str]) -> None:
-    """Write changed columns of an existing lesson (every change goes through here)."""
-    lesson.save(update_fields=[*fields, "updated_at"])
+def _lesson_changed(lesson: Lesson, *fields: str) -> None:
+    """Save the changed fields of a locked lesson, raising its `sequence` (calendar clients then take the change).
+
+    Every change of an existing lesson goes through here, so its cached lists are invalidated here too.
+    """
+    lesson.sequence += 1
+    lesson.save(update_fields=[*fields, "sequence", "updated_at"])
     lesson_lists_changed(student_id=lesson.student_id, teacher_id=lesson.teacher_id)
 
 
@@ -129,7 +145,7 @@ def lesson_cancel_for_booking(*, booking_id: UUID) -> Lesson | None:
     if lesson.status != LessonStatus.SCHEDULED:
         raise LessonAlreadyFinished()
     _lesson_move(lesson, LessonStatus.CANCELED)
-    _lesson_save(lesson, ["status"])
+    _lesson_changed(lesson, "status")
     outbox_event_add(
         aggregate_type="lesson",
         aggregate_id=lesson.pk,
@@ -140,7 +156,7 @@ def lesson_cancel_for_booking(*, booking_id: UUID) -> Lesson | None:
 
 
 def lesson_update(*, actor, lesson_id, data: dict[str, Any]) -> Lesson:
-    """Change a lesson's status, topic or notes (admin or the lesson's teacher).
+    """Change a lesson's status, topic, notes or homework (admin or the lesson's teacher).
 
     Status follows LESSON_TRANSITIONS restricted to `completed`/`no_show`, and
     only once the lesson has started; asking for the current status is no
@@ -167,12 +183,12 @@ def lesson_update(*, actor, lesson_id, data: dict[str, Any]) -> Lesson:
             if target in LESSON_TARGETS_AFTER_START and lesson.scheduled_start_at > clock.now():
                 raise LessonNotStarted()
             changes["status"] = [previous, target]
-        for field in ("topic", "notes"):
+        for field in ("topic", "notes", "homework"):
             if field in data and data[field] != getattr(lesson, field):
                 changes[field] = [getattr(lesson, field), data[field]]
                 setattr(lesson, field, data[field])
         if changes:
-            _lesson_save(lesson, [*changes])
+            _lesson_changed(lesson, *changes)
             audit_log_record(
                 actor=actor,
                 action="lessons.lesson.update",
@@ -181,3 +197,107 @@ def lesson_update(*, actor, lesson_id, data: dict[str, Any]) -> Lesson:
                 payload={"changes": changes},
             )
     return lesson
+
+
+# --- reminders (cron) ------------------------------------------------------------------------------
+
+
+def lesson_reminders_queue(*, hours: int | None = None) -> int:
+    """Queue one `lesson.reminder` outbox event per scheduled lesson starting within `hours` (LESSON_REMINDER_HOURS).
+
+    One transaction, a constant number of statements whatever the count:
+
+    1. the due lessons (scheduled, not started, no reminder yet) are read and
+       row-locked in one SELECT ... FOR NO KEY UPDATE SKIP LOCKED. A lesson
+       another transaction holds (one being canceled, or taken by another
+       copy) is skipped and looked at again by the next run. The status is
+       read under the lock: a lesson canceled before is not selected, one
+       canceled after waits for our commit. (NO KEY UPDATE: excluded by a
+       cancel's or another copy's lock, but not by the foreign-key check of a
+       row pointing at the lesson, so a reminder insert cannot deadlock on one.)
+    2. their `lesson_reminders` rows go in with one INSERT ... ON CONFLICT DO
+       NOTHING. The unique `lesson_id` makes a second reminder impossible,
+       even when another copy committed one between our SELECT and our INSERT;
+    3. the rows that really went in get their outbox events and audit rows,
+       both in one statement (`recorded_atomic`).
+
+    Returns how many reminders this call queued.
+    """
+    hours = settings.LESSON_REMINDER_HOURS if hours is None else hours
+    with recorded_atomic():
+        now = clock.now()
+        due = list(
+            Lesson.objects.select_for_update(skip_locked=True, no_key=True)
+            .filter(
+                status=LessonStatus.SCHEDULED,
+                scheduled_start_at__gt=now,
+                scheduled_start_at__lte=now + timedelta(hours=hours),
+            )
+            .exclude(Exists(LessonReminder.objects.filter(lesson_id=OuterRef("pk"))))
+            .order_by("pk")
+        )
+        if not due:
+            return 0
+        drafts = {uuid.uuid4(): lesson for lesson in due}
+        LessonReminder.objects.bulk_create(
+            [LessonReminder(id=reminder_id, lesson=lesson) for reminder_id, lesson in drafts.items()],
+            ignore_conflicts=True,
+        )
+        # Our own ids tell which rows went in; a conflict (another copy was first) left no row of ours.
+        inserted = set(LessonReminder.objects.filter(pk__in=list(drafts)).order_by().values_list("pk", flat=True))
+        reminded = [lesson for reminder_id, lesson in drafts.items() if reminder_id in inserted]
+        if not reminded:
+            return 0
+        outbox_events_add_many(
+            aggregate_type="lesson",
+            event_type="lesson.reminder",
+            events=[(lesson.pk, lesson_event_payload(lesson)) for lesson in reminded],
+        )
+        audit_logs_record_many(
+            actor=None,
+            action="lessons.lesson.remind",
+            entity_type="lesson",
+            entries=[(lesson.pk, {"scheduled_start_at": lesson.scheduled_start_at.isoformat()}) for lesson in reminded],
+        )
+    return len(reminded)
+
+
+# --- calendar feeds -----------------------------------------------------------------------------------
+
+
+def calendar_feed_token_new() -> str:
+    """A fresh feed secret: 256 random bits, URL-safe base64 (`[A-Za-z0-9_-]`, never a `/` or `.`)."""
+    return secrets.token_urlsafe(32)
+
+
+def calendar_feed_get_or_create(*, user) -> CalendarFeed:
+    """The user's calendar feed, created with a new secret on first use (audited then)."""
+    feed = one_or_none(CalendarFeed.objects.filter(user_id=user.pk))
+    if feed is not None:
+        return feed
+    with transaction.atomic():
+        # get_or_create: of two first requests racing, the unique user_id lets one insert and the other read it.
+        feed, created = CalendarFeed.objects.get_or_create(
+            user_id=user.pk, defaults={"token": calendar_feed_token_new()}
+        )
+        if created:
+            audit_log_record(
+                actor=user, action="lessons.calendar_feed.create", entity_type="calendar_feed", entity_id=feed.pk
+            )
+    return feed
+
+
+def calendar_feed_rotate(*, user) -> CalendarFeed:
+    """Give the user's feed a new secret; the old URL answers 404 from the commit on."""
+    with transaction.atomic():
+        set_lock_timeout()
+        feed, created = CalendarFeed.objects.select_for_update().get_or_create(
+            user_id=user.pk, defaults={"token": calendar_feed_token_new()}
+        )
+        if not created:
+            feed.token = calendar_feed_token_new()
+            feed.save(update_fields=["token", "updated_at"])
+        audit_log_record(
+            actor=user, action="lessons.calendar_feed.rotate", entity_type="calendar_feed", entity_id=feed.pk
+        )
+    return feed

@@ -1,7 +1,8 @@
+from django.conf import settings
 from django.contrib import admin, messages
 
 from apps.audit.models import OutboxEvent
-from apps.common.admin import ReadOnlyAdmin
+from apps.common.admin import ReadOnlyAdmin, person
 from apps.common.errors import DomainError
 from apps.notifications.models import Notification, NotificationStatus
 from apps.notifications.services import notification_status_update, outbox_events_requeue
@@ -9,7 +10,7 @@ from apps.notifications.services import notification_status_update, outbox_event
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["title", "user", "channel", "status", "sent_at", "created_at"]
+    list_display = ["recipient", "status", "title", "channel", "sent_at", "created_at"]
     list_filter = ["status", "channel"]
     search_fields = ["title", "user__email"]
     date_hierarchy = "created_at"
@@ -18,6 +19,10 @@ class NotificationAdmin(admin.ModelAdmin):
     readonly_fields = ["status", "sent_at", "error_message", "outbox_event", "created_at", "updated_at"]
     ordering = ["-created_at"]
     actions = ["deliver_again"]
+
+    @admin.display(description="recipient", ordering="user__email")
+    def recipient(self, obj: Notification) -> str:
+        return person(obj.user)
 
     @admin.action(description="Deliver selected again (back to pending)")
     def deliver_again(self, request, queryset):
@@ -33,13 +38,34 @@ class NotificationAdmin(admin.ModelAdmin):
         self.message_user(request, f"{moved} notification(s) queued for delivery.", messages.SUCCESS)
 
 
+class DeadLetterFilter(admin.SimpleListFilter):
+    """Failed events by retry budget (the worker's `OUTBOX_WORKER_MAX_RETRIES`), as the ops overview counts them."""
+
+    title = "retry state"
+    parameter_name = "retry"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("dead_letter", "Dead letter (failed, out of retries)"),
+            ("retrying", "Retrying (failed, retries left)"),
+        ]
+
+    def queryset(self, request, queryset):
+        failed = queryset.filter(status=OutboxEvent.Status.FAILED)
+        if self.value() == "dead_letter":
+            return failed.filter(retries__gte=settings.OUTBOX_WORKER_MAX_RETRIES)
+        if self.value() == "retrying":
+            return failed.filter(retries__lt=settings.OUTBOX_WORKER_MAX_RETRIES)
+        return queryset
+
+
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(ReadOnlyAdmin):
     # View-only: saving the form would touch updated_at and so restart an event's back-off.
     """Read-only view of the outbox; the only change an operator makes is re-queueing failed events."""
 
-    list_display = ["event_type", "aggregate_type", "aggregate_id", "status", "retries", "occurred_at", "processed_at"]
-    list_filter = ["status", "event_type"]
+    list_display = ["event_type", "status", "retries", "occurred_at", "aggregate_type", "processed_at"]
+    list_filter = ["status", DeadLetterFilter, "event_type"]
     search_fields = ["event_type", "aggregate_type", "error_message"]
     date_hierarchy = "occurred_at"
     ordering = ["-occurred_at"]

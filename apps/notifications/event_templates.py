@@ -87,6 +87,11 @@ EVENT_TEMPLATES: dict[str, EventTemplate] = {
         title="Lesson canceled: {scheduled_start_at_display}",
         body="The lesson scheduled for {scheduled_start_at_display} was canceled.",
     ),
+    "lesson.reminder": EventTemplate(
+        recipients=STUDENT_AND_TEACHER,
+        title="Reminder: lesson at {scheduled_start_at_display}",
+        body="Your guitar lesson runs from {scheduled_start_at_display} to {scheduled_end_at_display}. See you there!",
+    ),
     "billing.package.created": EventTemplate(
         recipients=STUDENT,
         title="New lesson package: {lessons_total} lessons",
@@ -96,6 +101,11 @@ EVENT_TEMPLATES: dict[str, EventTemplate] = {
         recipients=STUDENT,
         title="Your lesson package has expired",
         body="Your package expired on {expires_at_display} with {lessons_left} unused lessons.",
+    ),
+    "billing.package.canceled": EventTemplate(
+        recipients=STUDENT,
+        title="Your lesson package was canceled",
+        body="Your package of {lessons_total} lessons was canceled by the school. {reason_note}",
     ),
     "billing.payment.created": EventTemplate(recipients=no_recipients),
     "billing.payment.status.updated": EventTemplate(
@@ -144,6 +154,8 @@ def _context(payload: dict[str, Any]) -> _Context:
         if refund is False
         else ""
     )
+    reason = payload.get("reason")
+    context["reason_note"] = f"Reason: {reason}" if isinstance(reason, str) and reason.strip() else ""
     return context
 
 

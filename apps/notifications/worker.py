@@ -189,8 +189,15 @@ def outbox_process_batch(*, batch_size: int) -> tuple[int, int]:
             OutboxEvent.objects.filter(pk__in=processed_ids).update(
                 status=OutboxEvent.Status.PROCESSED, processed_at=now, updated_at=now
             )
+        event_types = {event.pk: event.event_type for event in events}
         for event_id, exc in failures.items():
-            logger.warning("outbox event %s failed: %s", event_id, _error_text(exc))
+            logger.warning(
+                "outbox event %s (%s) failed: %s",
+                event_id,
+                event_types[event_id],
+                _error_text(exc),
+                extra={"event_id": str(event_id), "event_type": event_types[event_id]},
+            )
             OutboxEvent.objects.filter(pk=event_id).update(
                 status=OutboxEvent.Status.FAILED,
                 retries=F("retries") + 1,

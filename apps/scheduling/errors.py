@@ -1,6 +1,6 @@
 """Slot errors in the school's language, mapped to the SPEC codes by their base class."""
 
-from apps.common.errors import BusinessRuleViolation, Conflict, NotFound
+from apps.common.errors import BusinessRuleViolation, Conflict, Forbidden, NotFound
 
 
 class SlotNotFound(NotFound):
@@ -23,5 +23,21 @@ class SlotOverlap(Conflict):
     default_message = "The teacher already has a slot that overlaps this time."
 
 
-class SlotNotCancelable(BusinessRuleViolation):
-    default_message = "Only an open slot can be canceled here; a held or booked one is canceled through its booking."
+class SlotsBusy(Conflict):
+    default_message = "The slot is being changed by another request; retry shortly."
+
+
+class TeacherNotFound(NotFound):
+    default_message = "No teacher with this id."
+
+
+class ScheduleNotFound(NotFound):
+    default_message = "This teacher has no weekly schedule yet."
+
+
+class ScheduleForbidden(Forbidden):
+    default_message = "Only an admin or the teacher themself may manage this schedule."
+
+
+class TeacherNotBookable(BusinessRuleViolation):
+    default_message = "Slots are generated only for an active teacher whose profile is approved."

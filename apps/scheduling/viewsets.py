@@ -1,16 +1,24 @@
-"""Scheduling endpoints (SPEC §3 Scheduling): slots."""
+"""Scheduling endpoints: slots (SPEC §3 Scheduling) and weekly schedules (SPEC §8.3)."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import AllowAny
 
 from apps.common.pagination import LimitOffsetPage, page_data
-from apps.common.permissions import IsAdmin
+from apps.common.permissions import IsAdmin, IsAdminOrTeacher
 from apps.common.viewsets import ApiViewSet, endpoint
 from apps.scheduling.open_slots_cache import cached_open_slot_page
-from apps.scheduling.selectors import open_slot_list
-from apps.scheduling.serializers import OpenSlotQuerySerializer, SlotCreateSerializer, SlotSerializer
-from apps.scheduling.services import slot_create
+from apps.scheduling.selectors import open_slot_list, schedule_get
+from apps.scheduling.serializers import (
+    GenerateCountsSerializer,
+    OpenSlotQuerySerializer,
+    ScheduleGenerateSerializer,
+    ScheduleReplaceSerializer,
+    ScheduleSerializer,
+    SlotCreateSerializer,
+    SlotSerializer,
+)
+from apps.scheduling.services import schedule_generate, schedule_replace, slot_create
 
 _OPEN_SLOT_FILTERS = [
     OpenApiParameter("teacher_id", OpenApiTypes.UUID, description="Only this teacher's slots"),
@@ -37,3 +45,28 @@ class SlotViewSet(ApiViewSet):
             (*filters.values(), bounds.limit, bounds.offset),
             lambda: page_data(request=request, queryset=open_slot_list(**filters), serializer_class=SlotSerializer),
         )
+
+
+class TeacherScheduleViewSet(ApiViewSet):
+    """A teacher's weekly schedule (`/scheduling/teachers/{teacher_id}/schedule`): admins, or that teacher."""
+
+    serializer_class = ScheduleSerializer
+    permission_classes = [IsAdminOrTeacher]
+    lookup_url_kwarg = "teacher_id"
+
+    @endpoint("get", "schedule", detail=True)
+    def schedule(self, request, teacher_id):
+        """A teacher's weekly schedule (admin, or that teacher)."""
+        return schedule_get(viewer=request.user, teacher_id=teacher_id)
+
+    @endpoint("put", "schedule", detail=True, body=ScheduleReplaceSerializer)
+    def replace(self, request, teacher_id, body):
+        """Create or replace a teacher's weekly schedule, whole (admin, or that teacher)."""
+        return schedule_replace(actor=request.user, teacher_id=teacher_id, **body)
+
+    @endpoint(
+        "post", "schedule/generate", detail=True, body=ScheduleGenerateSerializer, returns=GenerateCountsSerializer
+    )
+    def generate(self, request, teacher_id, body):
+        """Cut the weekly schedule into open slots for local dates from_date..to_date (admin, or that teacher)."""
+        return schedule_generate(actor=request.user, teacher_id=teacher_id, **body)

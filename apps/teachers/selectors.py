@@ -32,3 +32,8 @@ def teacher_profile_get(*, profile_id, viewer=None) -> TeacherProfile:
     if profile is None or not teacher_profile_visible_to(profile=profile, viewer=viewer):
         raise TeacherProfileNotFound()
     return profile
+
+
+def teacher_profile_is_approved(*, user_id) -> bool:
+    """Whether the user's teacher profile is approved (publicly listed); False without a profile."""
+    return TeacherProfile.objects.filter(user_id=user_id, is_approved=True).exists()

@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 
 from apps.audit.services import audit_log_record
 from apps.common.locking import lock_one, set_lock_timeout
+from apps.common.queries import one_or_none
 from apps.identity.models import Role
 from apps.identity.services import user_lock
 from apps.teachers.errors import (
@@ -104,3 +105,28 @@ def teacher_profile_update(*, actor, profile_id, data: dict[str, Any]) -> Teache
             payload={"changed": changes, "previous": before},
         )
     return profile
+
+
+def teacher_profile_lock_for_user(*, user_id) -> TeacherProfile | None:
+    """Lock the teacher's profile row (None when the teacher has none).
+
+    Lock order: the teacher's user row (`user_lock`) first, then this, then
+    their slots (see booking's `teacher_disable`).
+    """
+    return one_or_none(TeacherProfile.objects.select_for_update().filter(user_id=user_id))
+
+
+def teacher_profile_unapprove_locked(*, actor, profile: TeacherProfile, reason: str | None = None) -> bool:
+    """Take a locked profile off the public list; audit `teachers.profile.update`. False if it was not approved."""
+    if not profile.is_approved:
+        return False
+    profile.is_approved = False
+    profile.save(update_fields=["is_approved", "updated_at"])
+    audit_log_record(
+        actor=actor,
+        action="teachers.profile.update",
+        entity_type="teacher_profile",
+        entity_id=profile.pk,
+        payload={"changed": {"is_approved": False}, "previous": {"is_approved": True}, "reason": reason},
+    )
+    return True

@@ -40,10 +40,32 @@ def browser():
         browser.close()
 
 
+# Every Content-Security-Policy violation of the page, as the browser reports it to the page itself.
+_RECORD_CSP_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  const where = `${event.sourceFile}:${event.lineNumber}`;
+  window.__cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI || "inline"} (${where})`);
+});
+"""
+
+
 @pytest.fixture
 def page(browser):
+    """A page that fails its test on any Content-Security-Policy violation (event or console message)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(_RECORD_CSP_VIOLATIONS)
     page = context.new_page()
+    console_violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            console_violations.append(message.text)
+            if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text
+            else None
+        ),
+    )
+    page.csp_violations = lambda: [*console_violations, *page.evaluate("window.__cspViolations || []")]
     yield page
     context.close()
 

@@ -67,8 +67,8 @@ def test_a_bulk_statement_adds_one_delta_per_metric():
     before = KpiCounterDelta.objects.count()
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO users (id, password, is_superuser, email, role, timezone, is_active, is_staff, "
-            "created_at, updated_at) SELECT gen_random_uuid(), '!', false, 'bulk' || n || '@example.com', "
+            "INSERT INTO users (id, password, is_superuser, email, full_name, role, timezone, is_active, is_staff, "
+            "created_at, updated_at) SELECT gen_random_uuid(), '!', false, 'bulk' || n || '@example.com', '', "
             "'student', 'UTC', true, false, now(), now() FROM generate_series(1, 500) AS n"
         )
     assert KpiCounterDelta.objects.count() == before + 1

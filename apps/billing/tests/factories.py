@@ -3,9 +3,21 @@ from decimal import Decimal
 
 import factory
 
-from apps.billing.models import LessonPackage, PackageStatus, Payment, PaymentStatus
+from apps.billing.models import LessonPackage, PackageStatus, Payment, PaymentStatus, Plan
 from apps.common import clock
 from apps.identity.tests.factories import StudentFactory
+
+
+class PlanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Plan
+
+    name = factory.Sequence(lambda n: f"Plan {n}")
+    lessons_total = 8
+    price = Decimal("199.00")
+    currency = "USD"
+    validity_days = 60
+    is_active = True
 
 
 class PackageFactory(factory.django.DjangoModelFactory):
@@ -30,3 +42,5 @@ class PaymentFactory(factory.django.DjangoModelFactory):
     status = PaymentStatus.PENDING
     external_reference = None
     paid_at = None
+    # The database wants refunded_at on refunded payments, and only on them.
+    refunded_at = factory.LazyAttribute(lambda o: clock.now() if o.status == PaymentStatus.REFUNDED else None)

@@ -1,13 +1,14 @@
 """The Django admin site for packages and payments, driven like a staff member would."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.messages import get_messages
 
 from apps.audit.models import AuditLog, OutboxEvent
-from apps.billing.models import LessonPackage, PackageStatus, PaymentStatus
-from apps.billing.tests.factories import PackageFactory, PaymentFactory
+from apps.billing.models import LessonPackage, PackageStatus, PaymentStatus, Plan
+from apps.billing.tests.factories import PackageFactory, PaymentFactory, PlanFactory
 from apps.common import clock as clock_module
 from apps.identity.tests.factories import AdminFactory, StudentFactory, TeacherFactory
 
@@ -15,6 +16,7 @@ pytestmark = pytest.mark.django_db
 
 PACKAGES = "/admin/billing/lessonpackage/"
 PAYMENTS = "/admin/billing/payment/"
+PLANS = "/admin/billing/plan/"
 
 
 @pytest.fixture
@@ -182,3 +184,90 @@ class TestPaymentAdmin:
         pending.refresh_from_db()
         assert pending.status == "pending"
         assert AuditLog.objects.count() == 0
+
+
+def plan_form(**overrides) -> dict:
+    data = {
+        "name": "Starter 8",
+        "lessons_total": "8",
+        "price": "199.00",
+        "currency": "usd",
+        "validity_days": "60",
+        "is_active": "on",
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+class TestPlanAdmin:
+    def test_add_goes_through_the_service(self, admin_site, superuser):
+        assert admin_site.get(f"{PLANS}add/").status_code == 200
+        response = admin_site.post(f"{PLANS}add/", plan_form())
+        assert response.status_code == 302, response.content.decode()[:2000]
+        plan = Plan.objects.get()
+        assert (plan.name, plan.lessons_total, plan.price, plan.currency, plan.validity_days, plan.is_active) == (
+            "Starter 8",
+            8,
+            Decimal("199.00"),
+            "USD",
+            60,
+            True,
+        )
+        audit = AuditLog.objects.get()
+        assert (audit.action, audit.actor_id, audit.entity_id) == ("billing.plan.create", superuser.pk, plan.pk)
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("lessons_total", "0"),
+            ("lessons_total", "1001"),
+            ("price", "0"),
+            ("price", "1000000.01"),
+            ("currency", "U1D"),
+            ("validity_days", "0"),
+            ("validity_days", "3651"),
+            ("name", "   "),
+        ],
+    )
+    def test_add_refuses_what_the_api_refuses(self, admin_site, field, value):
+        response = admin_site.post(f"{PLANS}add/", plan_form(**{field: value}))
+        assert response.status_code == 200
+        assert field in response.context["adminform"].form.errors
+        assert (Plan.objects.count(), AuditLog.objects.count()) == (0, 0)
+
+    def test_change_goes_through_the_service_with_only_the_changes(self, admin_site, superuser):
+        plan = PlanFactory(name="Starter", price=Decimal("100.00"))
+        url = f"{PLANS}{plan.pk}/change/"
+        assert admin_site.get(url).status_code == 200
+        response = admin_site.post(url, plan_form(name="Starter", price="120.00", is_active=None))
+        assert response.status_code == 302, response.content.decode()[:2000]
+        plan.refresh_from_db()
+        assert (plan.price, plan.is_active) == (Decimal("120.00"), False)
+        audit = AuditLog.objects.get()
+        assert (audit.action, audit.actor_id) == ("billing.plan.update", superuser.pk)
+        assert audit.payload == {"changes": {"price": ["100.00", "120.00"], "is_active": [True, False]}}
+
+    def test_change_refused_changes_nothing(self, admin_site):
+        plan = PlanFactory()
+        response = admin_site.post(f"{PLANS}{plan.pk}/change/", plan_form(price="-1"))
+        assert response.status_code == 200
+        assert "price" in response.context["adminform"].form.errors
+        assert Plan.objects.get(pk=plan.pk).price == plan.price
+        assert AuditLog.objects.count() == 0
+
+    def test_deactivate_and_activate_actions(self, admin_site, superuser):
+        plans = [PlanFactory(), PlanFactory()]
+        ids = [str(p.pk) for p in plans]
+        response = admin_site.post(PLANS, {"action": "deactivate", "_selected_action": ids}, follow=True)
+        assert "2 plan(s) deactivated." in messages_of(response)
+        assert not Plan.objects.filter(is_active=True).exists()
+        admin_site.post(PLANS, {"action": "activate", "_selected_action": ids[:1]}, follow=True)
+        assert list(Plan.objects.filter(is_active=True).values_list("pk", flat=True)) == [plans[0].pk]
+        assert AuditLog.objects.filter(action="billing.plan.update", actor=superuser).count() == 3
+
+    def test_changelist_and_no_delete(self, admin_site):
+        plan = PlanFactory(name="Blues intensive")
+        response = admin_site.get(PLANS, {"q": "blues"})
+        assert list(response.context["cl"].result_list) == [plan]
+        assert admin_site.get(PLANS, {"is_active__exact": "1"}).status_code == 200
+        assert admin_site.get(f"{PLANS}{plan.pk}/delete/").status_code == 403

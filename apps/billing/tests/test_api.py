@@ -27,6 +27,8 @@ PACKAGE_FIELDS = {
     "lessons_reserved",
     "expires_at",
     "status",
+    "plan_id",
+    "price",
     "created_at",
     "updated_at",
 }
@@ -38,6 +40,7 @@ PAYMENT_FIELDS = {
     "status",
     "external_reference",
     "paid_at",
+    "refunded_at",
     "created_at",
     "updated_at",
 }
@@ -614,6 +617,12 @@ class TestPaymentStatus:
             assert payment.paid_at == earlier
         else:
             assert payment.paid_at is None
+        if dst == "refunded":
+            assert payment.refunded_at is not None and payment.refunded_at > earlier
+            assert body["refunded_at"] == payment.refunded_at.isoformat().replace("+00:00", "Z")
+        else:
+            assert payment.refunded_at is None
+            assert body["refunded_at"] is None
         audit = AuditLog.objects.get()
         assert (audit.action, audit.entity_type, audit.entity_id, audit.actor_id) == (
             "billing.payment.status.update",
@@ -649,8 +658,9 @@ class TestPaymentStatus:
             admin_client.patch(status_url(payment.id), {"status": dst}), 422, "business_rule_violation"
         )
         assert src in error["message"] and dst in error["message"]
+        refunded_at = payment.refunded_at
         payment.refresh_from_db()
-        assert (payment.status, payment.paid_at) == (src, paid_at)
+        assert (payment.status, payment.paid_at, payment.refunded_at) == (src, paid_at, refunded_at)
         assert (AuditLog.objects.count(), OutboxEvent.objects.count()) == (0, 0)
 
     @pytest.mark.parametrize("same", ALL_STATUSES)
@@ -676,12 +686,27 @@ class TestPaymentStatus:
         payment.refresh_from_db()
         assert payment.paid_at >= before
         assert body["paid_at"] is not None
+        assert (payment.refunded_at, body["refunded_at"]) == (None, None)
         clock.advance(days=2)
+        refund_time = clock_module.now()
         body = admin_client.patch(status_url(payment.id), {"status": "refunded"}).json()
         refunded = Payment.objects.get(pk=payment.pk)
         assert refunded.paid_at == payment.paid_at
         assert body["paid_at"] is not None
+        assert refunded.refunded_at >= refund_time and refunded.refunded_at - refund_time < timedelta(seconds=5)
+        assert body["refunded_at"] is not None
         assert AuditLog.objects.filter(action="billing.payment.status.update").count() == 3
+
+    def test_refunded_at_is_written_once(self, admin_client, clock):
+        """Refunded is final: asking again, or for any other status, never moves refunded_at."""
+        payment = PaymentFactory(status="succeeded", paid_at=clock_module.now())
+        admin_client.patch(status_url(payment.id), {"status": "refunded"})
+        first = Payment.objects.get(pk=payment.pk).refunded_at
+        clock.advance(days=1)
+        assert admin_client.patch(status_url(payment.id), {"status": "refunded"}).status_code == 200
+        for status in ("pending", "succeeded", "failed"):
+            assert admin_client.patch(status_url(payment.id), {"status": status}).status_code == 422
+        assert Payment.objects.get(pk=payment.pk).refunded_at == first
 
     @pytest.mark.parametrize("value", ["paid", "SUCCEEDED", "", None, 1])
     def test_unknown_status_400(self, admin_client, value):

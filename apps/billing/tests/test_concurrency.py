@@ -1,17 +1,18 @@
 """Real threads against real PostgreSQL: races the locks and constraints must win."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from apps.audit.models import AuditLog, OutboxEvent
 from apps.billing import services
 from apps.billing.models import LessonPackage, PackageStatus, Payment
-from apps.billing.tests.factories import PackageFactory, PaymentFactory
+from apps.billing.tests.factories import PackageFactory, PaymentFactory, PlanFactory
 from apps.common import clock as clock_module
-from apps.identity.tests.factories import AdminFactory
+from apps.identity.tests.factories import AdminFactory, StudentFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -131,3 +132,36 @@ def test_concurrent_duplicate_external_reference_is_one_201_one_409(client_for):
     assert Payment.objects.filter(external_reference="race-ref").count() == 1
     assert AuditLog.objects.filter(action="billing.payment.create").count() == 1
     assert OutboxEvent.objects.filter(event_type="billing.payment.created").count() == 1
+
+
+def test_a_sale_waits_for_a_deactivation_in_flight_and_refuses(client_for):
+    """A plan being deactivated (not yet committed) is not sold from: the sale waits for the plan's lock,
+    then sees the plan inactive (422). Without the lock it would read the last committed row and sell."""
+    require_postgresql()
+    admin, student = AdminFactory(), StudentFactory()
+    plan = PlanFactory()
+    client = client_for(admin)
+    deactivated = threading.Event()
+    hold_seconds = 0.5
+
+    def deactivate():
+        with transaction.atomic():
+            services.plan_update(actor=admin, plan_id=plan.pk, data={"is_active": False})
+            deactivated.set()
+            time.sleep(hold_seconds)  # the transaction stays open, holding the plan's row lock
+
+    def sell():
+        assert deactivated.wait(timeout=10)
+        started = time.monotonic()
+        response = client.post(
+            "/api/v1/billing/packages", {"student_id": str(student.pk), "plan_id": str(plan.pk)}, format="json"
+        )
+        return response, time.monotonic() - started
+
+    _, (response, waited) = run_concurrently(deactivate, sell)
+
+    assert response.status_code == 422, response.content
+    assert response.json()["error"]["message"] == "This plan is not active."
+    assert waited >= hold_seconds / 2  # it queued behind the deactivation
+    assert LessonPackage.objects.count() == 0
+    assert list(AuditLog.objects.values_list("action", flat=True)) == ["billing.plan.update"]

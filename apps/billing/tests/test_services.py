@@ -177,3 +177,41 @@ class TestPaymentService:
         payment = PaymentFactory()
         with pytest.raises(InvalidInput):
             services.payment_set_status(actor=None, payment_id=payment.id, status="paid")
+
+
+class TestPlanRules:
+    """`plan_clean` guards the services themselves (the Django admin calls them): values no serializer sends."""
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("name", "bad\x00name"),
+            ("name", None),
+            ("lessons_total", True),
+            ("lessons_total", "8"),
+            ("validity_days", 7.0),
+            ("price", float("nan")),
+            ("price", Decimal("-0.01")),
+            ("currency", "€UR"),
+            ("is_active", "yes"),
+        ],
+    )
+    def test_create_refuses_and_writes_nothing(self, field, value):
+        data = {"name": "Starter", "lessons_total": 8, "price": Decimal("10.00"), "validity_days": 30}
+        with pytest.raises(InvalidInput) as caught:
+            services.plan_create(actor=None, **(data | {field: value}))
+        assert set(caught.value.details) == {field}
+        assert AuditLog.objects.count() == 0
+
+    def test_every_bad_field_is_named_at_once(self):
+        with pytest.raises(InvalidInput) as caught:
+            services.plan_clean(data={"name": " ", "lessons_total": 0, "price": 0, "colour": "red"})
+        assert set(caught.value.details) == {"name", "lessons_total", "price"}
+
+    def test_update_without_an_actor_is_audited_as_the_system(self):
+        plan = services.plan_create(actor=None, name="Starter", lessons_total=8, price="10", validity_days=30)
+        services.plan_update(actor=None, plan_id=plan.pk, data={"validity_days": 45, "unknown": 1})
+        plan.refresh_from_db()
+        assert (plan.validity_days, plan.price) == (45, Decimal("10.00"))
+        log = AuditLog.objects.get(action="billing.plan.update")
+        assert (log.actor_id, log.payload) == (None, {"changes": {"validity_days": [30, 45]}})

@@ -8,6 +8,7 @@ from apps.booking.tests.factories import BookingFactory, future_slot, make_confi
 from apps.identity.tests.factories import AdminFactory
 from apps.lessons.models import Lesson, LessonStatus
 from apps.scheduling.models import SlotStatus
+from apps.teachers.tests.factories import TeacherProfileFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -73,3 +74,59 @@ def test_expire_stale_holds_action(superuser_client, student, package, clock):
 
 def test_bookings_cannot_be_added_or_deleted_in_the_admin(superuser_client):
     assert superuser_client.get(f"{CHANGELIST}add/").status_code == 403
+
+
+# --- actions on other apps' pages that cancel bookings ---------------------------------------------
+
+
+def test_slot_cancel_action_cancels_slots_with_their_bookings(superuser_client):
+    open_slot = future_slot(hours=30)
+    booking = make_confirmed(slot=future_slot(hours=40))
+    assert superuser_client.get("/admin/scheduling/availabilityslot/").status_code == 200
+
+    response = superuser_client.post(
+        "/admin/scheduling/availabilityslot/",
+        {"action": "cancel_slots", "_selected_action": [str(open_slot.pk), str(booking.slot_id)]},
+    )
+
+    assert response.status_code == 302
+    open_slot.refresh_from_db()
+    booking.refresh_from_db()
+    assert open_slot.status == SlotStatus.CANCELED
+    assert (booking.status, booking.refund_returned) == (BookingStatus.CANCELED, True)
+    assert AuditLog.objects.filter(action="scheduling.slot.cancel", actor=superuser_client.admin).count() == 2
+
+
+@pytest.mark.parametrize(("action", "canceled"), [("cancel_packages", False), ("force_cancel_packages", True)])
+def test_package_cancel_actions(superuser_client, action, canceled):
+    booking = make_confirmed(slot=future_slot(hours=40))
+    package = booking.package
+    assert superuser_client.get("/admin/billing/lessonpackage/").status_code == 200
+
+    response = superuser_client.post(
+        "/admin/billing/lessonpackage/", {"action": action, "_selected_action": [str(package.pk)]}, follow=True
+    )
+
+    assert response.status_code == 200
+    package.refresh_from_db()
+    booking.refresh_from_db()
+    assert (package.status == "canceled", booking.status == BookingStatus.CANCELED) == (canceled, canceled)
+    if not canceled:  # the refusal is shown, not swallowed
+        assert "upcoming confirmed bookings" in response.content.decode()
+
+
+def test_teacher_disable_action(superuser_client):
+    profile = TeacherProfileFactory()
+    booking = make_confirmed(slot=future_slot(hours=40, teacher=profile.user))
+    assert superuser_client.get("/admin/teachers/teacherprofile/").status_code == 200
+
+    response = superuser_client.post(
+        "/admin/teachers/teacherprofile/", {"action": "disable_teachers", "_selected_action": [str(profile.pk)]}
+    )
+
+    assert response.status_code == 302
+    profile.refresh_from_db()
+    booking.refresh_from_db()
+    assert profile.is_approved is False
+    assert (booking.status, booking.refund_returned) == (BookingStatus.CANCELED, True)
+    assert AuditLog.objects.filter(action="teachers.teacher.disable", actor=superuser_client.admin).count() == 1

@@ -286,7 +286,11 @@ def test_reschedule_refusals(client_for, student, package, snapshot):
     assert_error(client_for(student).post(url, {}), 400, "validation_error")
     assert_error(client_for(student).post(url, {"new_slot_id": "nope"}), 400, "validation_error")
     assert_error(client_for(old_slot.teacher).post(url, {"new_slot_id": str(held_slot.pk)}), 403, "forbidden")
-    assert_error(client_for(AdminFactory()).post(url, {"new_slot_id": str(held_slot.pk)}), 403, "forbidden")
+    assert_error(client_for(StudentFactory()).post(url, {"new_slot_id": str(held_slot.pk)}), 403, "forbidden")
+    # An admin may reschedule on the student's behalf, under the same rules: the held slot is still 422.
+    assert_error(
+        client_for(AdminFactory()).post(url, {"new_slot_id": str(held_slot.pk)}), 422, "business_rule_violation"
+    )
 
     assert snapshot(old, old_slot, held_slot, package) == before
 

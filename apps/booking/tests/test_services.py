@@ -474,6 +474,25 @@ def test_late_reschedule_spends_the_old_lesson(student, package, clock):
     assert counters(package) == (8, 0)
 
 
+def test_admin_reschedules_on_the_students_behalf_with_the_admin_refund_rule(student, package, clock):
+    admin = AdminFactory()
+    old_slot = future_slot(hours=5)  # inside the refund window: a student's reschedule would spend the lesson
+    new_slot = future_slot(hours=30)
+    old = make_confirmed(student=student, slot=old_slot, package=package)
+
+    new = booking_reschedule(actor=admin, booking_id=old.pk, new_slot_id=new_slot.pk)
+
+    old.refresh_from_db()
+    assert old.refund_returned is True
+    assert old.cancellation_reason == "Rescheduled by staff on the student's behalf."
+    assert (new.student_id, new.package_id, new.status) == (student.pk, package.pk, BookingStatus.CONFIRMED)
+    assert counters(package) == (9, 0)  # refunded one, spent one
+    assert AuditLog.objects.get(entity_id=old.pk, action="booking.cancel").actor_id == admin.pk
+    assert set(AuditLog.objects.filter(entity_id=new.pk).values_list("actor_id", flat=True)) == {admin.pk}
+    assert booking_reschedule(actor=admin, booking_id=old.pk, new_slot_id=new_slot.pk) == new
+    assert booking_reschedule(actor=student, booking_id=old.pk, new_slot_id=new_slot.pk) == new
+
+
 def test_reschedule_twice_returns_the_same_successor(student, package, snapshot):
     old = make_confirmed(student=student, slot=future_slot(hours=72), package=package)
     new_slot = future_slot(hours=96)
@@ -519,7 +538,7 @@ def test_reschedule_refusals(student, package, snapshot):
     new_slot = future_slot(hours=96)
     before = snapshot(confirmed, hold, package, new_slot)
 
-    for actor in (confirmed.slot.teacher, AdminFactory(), StudentFactory()):
+    for actor in (confirmed.slot.teacher, StudentFactory()):
         with pytest.raises(errors.RescheduleAccessDenied):
             booking_reschedule(actor=actor, booking_id=confirmed.pk, new_slot_id=new_slot.pk)
     with pytest.raises(errors.BookingNotConfirmed):

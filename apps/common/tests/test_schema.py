@@ -79,12 +79,32 @@ def test_identity_operations_are_documented(schema):
 
     me = schema["paths"]["/api/v1/identity/users/me"]["get"]
     user = _resolve(schema, me["responses"]["200"]["content"]["application/json"]["schema"]["$ref"])
-    assert set(user["properties"]) == {"id", "email", "role", "timezone", "is_active", "created_at", "updated_at"}
+    assert set(user["properties"]) == {
+        "id",
+        "email",
+        "full_name",
+        "role",
+        "timezone",
+        "is_active",
+        "created_at",
+        "updated_at",
+    }
     assert any("jwtAuth" in requirement for requirement in me["security"])
+    assert me["operationId"] == "identity_users_me"
+
+    # A second method on the same path: its own body, the same user back, DRF's name for the method.
+    update_me = schema["paths"]["/api/v1/identity/users/me"]["patch"]
+    assert update_me["operationId"] == "identity_users_me_partial_update"
+    body = _resolve(schema, update_me["requestBody"]["content"]["application/json"]["schema"]["$ref"])
+    assert set(body["properties"]) == {"full_name", "timezone"}
+    assert body["properties"]["full_name"]["maxLength"] == 200
+    assert update_me["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/User"
+    }
 
     register = schema["paths"]["/api/v1/identity/auth/register"]["post"]
     body = _resolve(schema, register["requestBody"]["content"]["application/json"]["schema"]["$ref"])
-    assert set(body["properties"]) == {"email", "password", "timezone", "role"}
+    assert set(body["properties"]) == {"email", "password", "timezone", "role", "full_name"}
     assert body["required"] == ["email", "password"]
 
 
@@ -100,7 +120,10 @@ def test_docs_page_uses_only_local_assets(client):
     assert any(a.endswith("swagger-ui.css") for a in assets)
     for asset in assets:
         assert finders.find(asset.removeprefix("/static/")), asset
-    assert '"/api/schema"' in html
+    # The start-up script is served by the same view (no inline script: Content-Security-Policy).
+    script = client.get("/docs", {"script": ""}).content.decode()
+    assert not re.search(r"https?://", script)
+    assert '"/api/schema"' in script
 
 
 def test_input_rules_are_in_the_schema(schema):

@@ -90,7 +90,19 @@ class TestOnlyViewSet(ApiViewSet):
 router = ApiRouter()
 router.register("test-only", TestOnlyViewSet, basename="test-only")
 
+
+class EchoView(APIView):
+    """Answers with the parsed body: the parser's own path (outside /api/, no middleware)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        return Response({"data": request.data})
+
+
 urlpatterns = [
+    path("test-only/echo", EchoView.as_view()),
     path("test-only/raise/<str:name>", RaiseView.as_view()),
     path("test-only/plain-raise/<str:name>", plain_django_raise),
     path("test-only/bad-sql", BadSqlView.as_view()),

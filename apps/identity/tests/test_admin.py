@@ -85,13 +85,16 @@ def test_user_changelist_search_and_filters(admin_site, django_assert_max_num_qu
 def test_add_and_change_pages_render(admin_site):
     user = StudentFactory()
 
-    assert admin_site.get("/admin/identity/user/add/").status_code == 200
+    add_page = admin_site.get("/admin/identity/user/add/")
+    assert add_page.status_code == 200
+    assert b'name="role"' in add_page.content and b'name="full_name"' in add_page.content
     response = admin_site.get(f"/admin/identity/user/{user.pk}/change/")
     assert response.status_code == 200
-    assert b"field-created_at" in response.content  # shown ...
-    for read_only in (b'name="created_at"', b'name="updated_at"', b'name="is_active"'):
-        assert read_only not in response.content  # ... but not editable
-    assert b'name="email"' in response.content and b'name="role"' in response.content
+    assert b"field-created_at" in response.content and b"field-role" in response.content  # shown ...
+    # ... but not editable: the role and the active flag change only through the actions (their services).
+    for read_only in (b'name="created_at"', b'name="updated_at"', b'name="is_active"', b'name="role"'):
+        assert read_only not in response.content
+    assert b'name="email"' in response.content and b'name="full_name"' in response.content
 
 
 def test_admin_adds_a_user_with_password1_password2(admin_site):

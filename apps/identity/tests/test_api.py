@@ -16,7 +16,7 @@ REFRESH = "/api/v1/identity/auth/refresh"
 LOGOUT = "/api/v1/identity/auth/logout"
 ME = "/api/v1/identity/users/me"
 
-USER_FIELDS = {"id", "email", "role", "timezone", "is_active", "created_at", "updated_at"}
+USER_FIELDS = {"id", "email", "full_name", "role", "timezone", "is_active", "created_at", "updated_at"}
 INVALID_CREDENTIALS = {"error": {"code": "invalid_credentials", "message": "Invalid email or password.", "details": {}}}
 INVALID_TOKEN = {"error": {"code": "invalid_token", "message": "Token is invalid, expired or revoked.", "details": {}}}
 
@@ -44,6 +44,7 @@ def test_register_creates_student_with_defaults(api_client):
     assert body["role"] == "student"
     assert body["timezone"] == "UTC"
     assert body["is_active"] is True
+    assert body["full_name"] == ""
     assert body["created_at"].endswith("Z")
     user = User.objects.get(pk=body["id"])
     assert user.email == "new.player@example.com"
@@ -131,6 +132,28 @@ def test_register_missing_and_invalid_fields(api_client):
     assert response.status_code == 400
     details = response.json()["error"]["details"]
     assert set(details) == {"email", "password"}
+
+
+def test_register_takes_an_optional_full_name(api_client):
+    response = api_client.post(
+        REGISTER, {"email": "ana@example.com", "password": DEFAULT_PASSWORD, "full_name": "  Ana de la Guitarra  "}
+    )
+
+    assert response.status_code == 201
+    assert response.json()["full_name"] == "Ana de la Guitarra"
+    assert User.objects.get(email="ana@example.com").full_name == "Ana de la Guitarra"
+
+
+@pytest.mark.parametrize("full_name", ["x" * 201, 42, None, ["Ana"], "Ana\x00"])
+def test_register_bad_full_name_is_400_and_creates_nothing(api_client, full_name):
+    response = api_client.post(
+        REGISTER, {"email": "ana@example.com", "password": DEFAULT_PASSWORD, "full_name": full_name}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()["error"]["details"]) == {"full_name"}
+    assert not User.objects.exists()
+    assert not AuditLog.objects.exists()
 
 
 # --- login ----------------------------------------------------------------------------
@@ -405,3 +428,152 @@ def test_logout_missing_field_is_400(api_client):
 
     assert response.status_code == 400
     assert "refresh_token" in response.json()["error"]["details"]
+
+
+# --- PATCH /users/me (SPEC §8.1) -------------------------------------------------------------
+
+
+def _user_row(user) -> dict:
+    fresh = User.objects.get(pk=user.pk)
+    return {field.attname: getattr(fresh, field.attname) for field in fresh._meta.concrete_fields}
+
+
+def test_update_me_changes_full_name_and_timezone_with_one_audit_row(student, student_client):
+    before = _user_row(student)
+
+    response = student_client.patch(ME, {"full_name": "  Jimi H.  ", "timezone": "Europe/Berlin"}, format="json")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == USER_FIELDS
+    assert (body["full_name"], body["timezone"]) == ("Jimi H.", "Europe/Berlin")
+    after = _user_row(student)
+    assert (after["full_name"], after["timezone"]) == ("Jimi H.", "Europe/Berlin")
+    assert after["updated_at"] > before["updated_at"]
+    audit = AuditLog.objects.get()
+    assert (audit.action, audit.actor_id, audit.entity_type, audit.entity_id) == (
+        "identity.user.update",
+        student.pk,
+        "user",
+        student.pk,
+    )
+    assert audit.payload == {
+        "changed": {"full_name": "Jimi H.", "timezone": "Europe/Berlin"},
+        "previous": {"full_name": "", "timezone": "UTC"},
+    }
+
+
+def test_update_me_is_partial_and_audits_only_what_changed(client_for):
+    user = StudentFactory(full_name="Old Name", timezone="Asia/Tokyo")
+
+    response = client_for(user).patch(ME, {"timezone": "America/Sao_Paulo"}, format="json")
+
+    assert response.status_code == 200
+    assert (response.json()["full_name"], response.json()["timezone"]) == ("Old Name", "America/Sao_Paulo")
+    assert AuditLog.objects.get().payload == {
+        "changed": {"timezone": "America/Sao_Paulo"},
+        "previous": {"timezone": "Asia/Tokyo"},
+    }
+
+
+def test_update_me_can_clear_the_full_name(client_for):
+    user = StudentFactory(full_name="Someone")
+
+    response = client_for(user).patch(ME, {"full_name": ""}, format="json")
+
+    assert response.status_code == 200
+    assert User.objects.get(pk=user.pk).full_name == ""
+
+
+def test_update_me_with_current_values_or_nothing_writes_nothing(client_for):
+    user = StudentFactory(full_name="Same", timezone="UTC")
+    client = client_for(user)
+    before = _user_row(user)
+
+    for body in ({"full_name": "Same", "timezone": "UTC"}, {}):
+        response = client.patch(ME, body, format="json")
+        assert response.status_code == 200
+        assert response.json()["full_name"] == "Same"
+
+    assert _user_row(user) == before
+    assert not AuditLog.objects.exists()
+
+
+def test_update_me_ignores_every_other_field(student, student_client):
+    before = _user_row(student)
+
+    response = student_client.patch(
+        ME,
+        {
+            "role": "admin",
+            "email": "hijack@example.com",
+            "is_active": False,
+            "is_staff": True,
+            "id": "00000000-0000-4000-8000-000000000000",
+            "password": "x",
+            "nickname": "shred",
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200
+    assert response.json()["role"] == "student"
+    assert _user_row(student) == before
+    assert not AuditLog.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"timezone": ""}, "timezone"),
+        ({"timezone": 3}, "timezone"),
+        ({"timezone": None}, "timezone"),
+        ({"full_name": "x" * 201, "timezone": "Europe/Berlin"}, "full_name"),
+        ({"full_name": None}, "full_name"),
+        ({"full_name": 7}, "full_name"),
+        ({"full_name": "Ana\x00"}, "full_name"),
+    ],
+)
+def test_update_me_bad_input_is_400_and_changes_nothing(student, student_client, body, field):
+    before = _user_row(student)
+
+    response = student_client.patch(ME, body, format="json")
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert set(error["details"]) == {field}
+    assert _user_row(student) == before
+    assert not AuditLog.objects.exists()
+
+
+def test_update_me_malformed_json_is_400(student_client):
+    response = student_client.generic("PATCH", ME, "{not json", content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_update_me_needs_a_live_token(api_client, student, student_client):
+    assert api_client.patch(ME, {"full_name": "Anon"}, format="json").status_code == 401
+    User.objects.filter(pk=student.pk).update(is_active=False)
+
+    response = student_client.patch(ME, {"full_name": "Ghost"}, format="json")
+
+    assert response.status_code == 401
+    assert response.json() == INVALID_TOKEN
+    assert User.objects.get(pk=student.pk).full_name == ""
+
+
+def test_every_role_updates_only_itself(client_for, student, teacher, admin_user):
+    for user in (student, teacher, admin_user):
+        response = client_for(user).patch(ME, {"full_name": f"Name of {user.role}"}, format="json")
+        assert response.status_code == 200
+        assert response.json()["id"] == str(user.pk)
+
+    assert dict(User.objects.values_list("role", "full_name")) == {
+        "student": "Name of student",
+        "teacher": "Name of teacher",
+        "admin": "Name of admin",
+    }

@@ -46,12 +46,12 @@ def test_deactivation_revokes_refresh_tokens_and_reactivation_does_not_restore_t
     user = StudentFactory()
     old = services.token_pair_issue(user=user)
 
-    services.user_set_active(user=user, is_active=False, actor=admin)
+    services.user_set_active(actor=admin, user_id=user.pk, is_active=False)
     user.refresh_from_db()
     assert user.is_active is False
     assert BlacklistedToken.objects.filter(token__user=user).count() == 1
 
-    services.user_set_active(user=user, is_active=True, actor=admin)
+    services.user_set_active(actor=admin, user_id=user.pk, is_active=True)
     with pytest.raises(InvalidRefreshToken):
         services.auth_refresh(refresh_token=old.refresh_token)
     assert list(AuditLog.objects.order_by("created_at").values_list("action", "actor_id")) == [
@@ -60,8 +60,8 @@ def test_deactivation_revokes_refresh_tokens_and_reactivation_does_not_restore_t
     ]
 
 
-def test_set_active_to_same_value_writes_nothing(student):
-    services.user_set_active(user=student, is_active=True)
+def test_set_active_to_same_value_writes_nothing(student, admin_user):
+    services.user_set_active(actor=admin_user, user_id=student.pk, is_active=True)
 
     assert not AuditLog.objects.exists()
 

@@ -63,7 +63,7 @@ def contract_payload(event_type: str, *, student, teacher=None) -> dict:
             "status": "scheduled",
         }
     if event_type.startswith("billing.package."):
-        return {
+        payload = {
             "package_id": str(uuid.uuid4()),
             "student_id": student_id,
             "lessons_total": 10,
@@ -71,6 +71,9 @@ def contract_payload(event_type: str, *, student, teacher=None) -> dict:
             "expires_at": "2027-01-01T00:00:00+00:00",
             "status": "active",
         }
+        if event_type == "billing.package.canceled":
+            payload.update(status="canceled", reason="Refunded at the student's request.")
+        return payload
     payload = {
         "payment_id": str(uuid.uuid4()),
         "package_id": str(uuid.uuid4()),

@@ -25,8 +25,10 @@ EXPECTED_RECIPIENTS = {
     "booking.hold.expired": {"student"},
     "lesson.created": {"student", "teacher"},
     "lesson.canceled": {"student", "teacher"},
+    "lesson.reminder": {"student", "teacher"},
     "billing.package.created": {"student"},
     "billing.package.expired": {"student"},
+    "billing.package.canceled": {"student"},
     "billing.payment.created": set(),
     "billing.payment.status.updated": {"student"},
 }
@@ -84,11 +86,15 @@ def test_templates_render_payload_fields():
     student = StudentFactory()
     contract_event("billing.payment.status.updated", student=student)
     contract_event("booking.canceled", student=student)
+    contract_event("billing.package.canceled", student=student)
     worker.run_cycle(**CYCLE)
     bodies = {n.title: n.body for n in Notification.objects.filter(user=student)}
     assert bodies["Payment succeeded"] == "Your payment of 49.90 USD is now succeeded (was pending)."
     assert bodies["Booking canceled: 2026-12-01 10:00 UTC"] == (
         "Your booking for 2026-12-01 10:00 UTC was canceled. The lesson was returned to your package."
+    )
+    assert bodies["Your lesson package was canceled"] == (
+        "Your package of 10 lessons was canceled by the school. Reason: Refunded at the student's request."
     )
 
 

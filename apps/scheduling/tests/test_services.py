@@ -2,13 +2,13 @@ import itertools
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 
 from apps.audit.models import AuditLog
 from apps.identity.tests.factories import AdminFactory, TeacherFactory
 from apps.scheduling import services
 from apps.scheduling.errors import (
     SlotInPast,
-    SlotNotCancelable,
     SlotNotFound,
     SlotOverlap,
     SlotTeacherInvalid,
@@ -16,7 +16,15 @@ from apps.scheduling.errors import (
 )
 from apps.scheduling.models import AvailabilitySlot, SlotStatus
 from apps.scheduling.selectors import open_slot_list, slot_get
-from apps.scheduling.services import SLOT_TRANSITIONS, slot_cancel, slot_create, slot_lock, slot_set_status
+from apps.scheduling.services import (
+    SLOT_TRANSITIONS,
+    slot_cancel_locked,
+    slot_create,
+    slot_lock,
+    slot_set_status,
+    slots_cancel_locked,
+    teacher_future_slots_lock,
+)
 from apps.scheduling.tests.factories import SlotFactory
 
 pytestmark = pytest.mark.django_db
@@ -113,35 +121,50 @@ def test_slot_set_status_follows_the_transition_table():
     assert SLOT_TRANSITIONS[SlotStatus.CANCELED] == frozenset()
 
 
-def test_slot_cancel():
+def test_slot_cancel_locked_withdraws_a_locked_slot_with_its_audit_row():
     admin = AdminFactory()
     slot = SlotFactory()
-    assert slot_cancel(actor=admin, slot_id=slot.pk).status == SlotStatus.CANCELED
-    assert slot_cancel(actor=admin, slot_id=slot.pk).status == SlotStatus.CANCELED  # idempotent
-    assert AuditLog.objects.filter(action="scheduling.slot.cancel", entity_id=slot.pk).count() == 1
-    booked = SlotFactory(status=SlotStatus.BOOKED)
-    with pytest.raises(SlotNotCancelable):
-        slot_cancel(actor=admin, slot_id=booked.pk)
-    booked.refresh_from_db()
-    assert booked.status == SlotStatus.BOOKED
-    with pytest.raises(SlotNotFound):
-        slot_cancel(actor=admin, slot_id=admin.pk)
+    with transaction.atomic():
+        locked = slot_lock(slot_id=slot.pk)
+        slot_cancel_locked(actor=admin, slot=locked, reason="ill", booking_id=None)
+    slot.refresh_from_db()
+    assert slot.status == SlotStatus.CANCELED
+    audit = AuditLog.objects.get(action="scheduling.slot.cancel", entity_id=slot.pk)
+    assert audit.payload == {
+        "teacher_id": str(slot.teacher_id),
+        "previous_status": "open",
+        "reason": "ill",
+        "booking_id": None,
+    }
 
 
-def test_django_admin_lists_slots_and_cancels_open_ones(client):
+def test_teacher_future_slots_lock_takes_the_future_live_slots_in_pk_order(clock):
+    teacher = TeacherFactory()
+    SlotFactory(teacher=teacher, start_at=clock.now() - timedelta(minutes=30))  # started: not future
+    live = [
+        SlotFactory(teacher=teacher, status=status) for status in (SlotStatus.OPEN, SlotStatus.HOLD, SlotStatus.BOOKED)
+    ]
+    SlotFactory(teacher=teacher, status=SlotStatus.CANCELED)
+    SlotFactory()  # another teacher's
+    with transaction.atomic():
+        locked = teacher_future_slots_lock(teacher_id=teacher.pk)
+    assert [slot.pk for slot in locked] == sorted(slot.pk for slot in live)
+
+
+def test_slots_cancel_locked_moves_every_live_slot_once():
+    slots = [SlotFactory(status=status) for status in (SlotStatus.OPEN, SlotStatus.HOLD, SlotStatus.CANCELED)]
+    with transaction.atomic():
+        assert slots_cancel_locked(slot_ids=[slot.pk for slot in slots]) == 2
+        assert slots_cancel_locked(slot_ids=[slot.pk for slot in slots]) == 0
+    assert set(AvailabilitySlot.objects.values_list("status", flat=True)) == {SlotStatus.CANCELED}
+
+
+def test_django_admin_lists_slots(client):
     admin = AdminFactory()
     client.force_login(admin)
-    open_slot, held = SlotFactory(), SlotFactory(status=SlotStatus.HOLD)
+    open_slot = SlotFactory()
     assert client.get("/admin/scheduling/availabilityslot/?status__exact=open").status_code == 200
     assert client.get(f"/admin/scheduling/availabilityslot/{open_slot.pk}/change/").status_code == 200
-    response = client.post(
-        "/admin/scheduling/availabilityslot/",
-        {"action": "cancel_open_slots", "_selected_action": [str(open_slot.pk), str(held.pk)]},
-    )
-    assert response.status_code == 302
-    open_slot.refresh_from_db()
-    held.refresh_from_db()
-    assert (open_slot.status, held.status) == (SlotStatus.CANCELED, SlotStatus.HOLD)
 
 
 def test_open_slot_list_reads_the_partial_index():
