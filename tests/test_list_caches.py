@@ -191,6 +191,81 @@ def test_reschedule(school, monkeypatch, _page_cache_hits_are_fresh):
         assert sorted(_statuses(after[reader, LESSONS])) == ["canceled", "scheduled"], reader
 
 
+def test_admin_reschedule(school, monkeypatch, _page_cache_hits_are_fresh):
+    booking = make_confirmed(student=school.student, slot=school.slots[0], package=school.package)
+
+    def write():
+        response = school.clients["admin"].post(
+            f"/api/v1/booking/{booking.pk}/reschedule", {"new_slot_id": str(school.slots[1].pk)}
+        )
+        assert response.status_code == 200
+
+    _before, after = _read_write_read(school, monkeypatch, _page_cache_hits_are_fresh, write)
+    for reader in ("student", "teacher", "admin"):
+        assert sorted(_statuses(after[reader, BOOKINGS])) == ["canceled", "confirmed"], reader
+        assert sorted(_statuses(after[reader, LESSONS])) == ["canceled", "scheduled"], reader
+
+
+def test_slot_cancel_cascades(school, monkeypatch, _page_cache_hits_are_fresh):
+    make_confirmed(student=school.student, slot=school.slots[0], package=school.package)
+
+    def write():
+        response = school.clients["teacher"].post(f"/api/v1/scheduling/slots/{school.slots[0].pk}/cancel", {})
+        assert response.status_code == 200, response.content
+
+    _before, after = _read_write_read(school, monkeypatch, _page_cache_hits_are_fresh, write)
+    for reader in ("student", "teacher", "admin"):
+        assert _statuses(after[reader, BOOKINGS]) == ["canceled"], reader
+        assert _statuses(after[reader, LESSONS]) == ["canceled"], reader
+    assert after["student", _packages(school)]["items"][0]["lessons_left"] == 10
+
+
+def test_package_cancel_cascades(school, monkeypatch, _page_cache_hits_are_fresh):
+    make_confirmed(student=school.student, slot=school.slots[0], package=school.package)
+    make_hold(student=school.student, slot=school.slots[1], package=school.package)
+
+    def write():
+        response = school.clients["admin"].post(
+            f"/api/v1/billing/packages/{school.package.pk}/cancel", {"force": True}, format="json"
+        )
+        assert response.status_code == 200, response.content
+
+    _before, after = _read_write_read(school, monkeypatch, _page_cache_hits_are_fresh, write)
+    for reader in ("student", "teacher", "admin"):
+        assert _statuses(after[reader, BOOKINGS]) == ["canceled", "canceled"], reader
+        assert _statuses(after[reader, LESSONS]) == ["canceled"], reader
+    assert _statuses(after["student", _packages(school)]) == ["canceled"]
+
+
+def test_package_cancel_without_bookings(school, monkeypatch, _page_cache_hits_are_fresh):
+    """Only the package row changes: its own writer must bump the list (no counter update does it here)."""
+
+    def write():
+        response = school.clients["admin"].post(f"/api/v1/billing/packages/{school.package.pk}/cancel", {})
+        assert response.status_code == 200, response.content
+
+    _before, after = _read_write_read(school, monkeypatch, _page_cache_hits_are_fresh, write)
+    assert _statuses(after["admin", _packages(school)]) == ["canceled"]
+
+
+def test_teacher_disable_cascades(school, monkeypatch, _page_cache_hits_are_fresh):
+    make_confirmed(student=school.student, slot=school.slots[0], package=school.package)
+    make_hold(student=school.student, slot=school.slots[1], package=school.package)
+
+    def write():
+        response = school.clients["admin"].post(
+            f"/api/v1/admin/teachers/{school.teacher.pk}/disable", {"reason": "Left the school"}, format="json"
+        )
+        assert response.status_code == 200, response.content
+
+    _before, after = _read_write_read(school, monkeypatch, _page_cache_hits_are_fresh, write)
+    for reader in ("student", "teacher", "admin"):
+        assert _statuses(after[reader, BOOKINGS]) == ["canceled", "canceled"], reader
+        assert _statuses(after[reader, LESSONS]) == ["canceled"], reader
+    package = after["student", _packages(school)]["items"][0]
+    assert (package["lessons_left"], package["lessons_reserved"]) == (10, 0)
+
+
 @pytest.mark.parametrize("how", ["api", "command"])
 def test_hold_expiry_sweep(school, monkeypatch, clock, _page_cache_hits_are_fresh, how):
     make_hold(student=school.student, slot=school.slots[0], package=school.package)
