@@ -690,9 +690,10 @@ def seed_scale(factor: float) -> None:
         FROM s JOIN p ON p.rn = 1 + (s.rn % (SELECT c FROM np))"""
     )
     psql(
-        """INSERT INTO lessons (id, booking_id, student_id, teacher_id, scheduled_start_at, scheduled_end_at, status, created_at, updated_at)
+        """INSERT INTO lessons (id, booking_id, student_id, teacher_id, scheduled_start_at, scheduled_end_at, status,
+                                sequence, created_at, updated_at)
         SELECT gen_random_uuid(), b.id, b.student_id, b.teacher_id, timestamptz '2027-01-01', timestamptz '2027-01-01 00:45',
-               (ARRAY['scheduled','completed','canceled','no_show'])[1 + (row_number() over ())::int % 4], now(), now()
+               (ARRAY['scheduled','completed','canceled','no_show'])[1 + (row_number() over ())::int % 4], 0, now(), now()
         FROM bookings b WHERE b.status IN ('confirmed', 'canceled') """
     )
     psql(
