@@ -12,6 +12,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from apps.admin_ops import kpi_counters
 from apps.common import clock as clock_module
 from apps.identity.tests.factories import AdminFactory, StudentFactory, TeacherFactory
+from tests import page_cache_guard
 
 
 def bearer_for(user) -> str:
@@ -138,3 +139,15 @@ def redis_url():
         client.close()
     parts = urlsplit(server)
     return lambda db: urlunsplit(parts._replace(path=f"/{db}"))
+
+
+@pytest.fixture(autouse=True)
+def _list_writes_bump_their_pages():
+    """Application code that writes rows a cached list shows also bumps that list (tests/page_cache_guard.py)."""
+    yield from page_cache_guard.watch_list_writes()
+
+
+@pytest.fixture(autouse=True)
+def _page_cache_hits_are_fresh():
+    """Every list page served from the cache equals the page computed again (tests/page_cache_guard.py)."""
+    yield from page_cache_guard.check_cache_hits()

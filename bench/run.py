@@ -1,12 +1,21 @@
 """`make bench`: measure the hot paths against the `/health` ceiling, the production way.
 
 Starts gunicorn (the Dockerfile's worker count, DEBUG=false, PostgreSQL from
-DATABASE_URL, Redis cache), seeds data in bulk with SQL, and prints one line per
-scenario. Reads use wrk (installed with apt when missing); writes use a small
-threaded Python client. Run by hand, not in CI:
+DATABASE_URL, Redis cache), seeds data in bulk with SQL, and prints per scenario
+our figure, the `/health` ceiling H of the same run, their ratio, the figure of
+the FastAPI system we replace (measured side by side in issue 11, for scale),
+and the issue's goals computed from H, each met or not. Reads use wrk
+(installed with apt when missing); writes use a small threaded Python client.
+`statements_per_request` counts the SQL statements of one hold, confirm,
+cancel and booking-list request (bench/count_statements.py). Run by hand, not in CI:
 
-    make bench                       # every scenario
+    make bench                       # every scenario, once
+    make bench BENCH_ARGS="--runs 3" # three runs (fresh database and server each), then medians and ranges
     make bench BENCH_ARGS="--only open_slots_read,hold_contention"
+
+Absolute figures move with the machine (2x from day to day, more when other
+jobs share the cores); ratios to H, statement counts and in-process profiles
+are what to compare before and after a change.
 
 The database named by BENCH_DATABASE_URL (default .../guitaronline_bench) is
 dropped and re-created: never point it at data you keep.
@@ -27,6 +36,8 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -38,6 +49,7 @@ DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:543
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 PASSWORD = "bench-Pass-123!"
 SCENARIOS = [
+    "statements_per_request",
     "open_slots_read",
     "my_bookings_read",
     "booking_write_flow",
@@ -45,6 +57,109 @@ SCENARIOS = [
     "kpi_overview_at_scale",
     "outbox_drain",
 ]
+
+
+# The FastAPI system this project replaces, measured side by side in issue 11 (same machine,
+# same PostgreSQL, /health ceiling H = 1,619 req/s in that run). Printed for scale only.
+OLD_SYSTEM = {
+    "open_slots_read": "our req/s was 3.0x its req/s in the side-by-side run",
+    "my_bookings_read": "113 req/s",
+    "booking_write_flow": "44 bookings/s, hold p50 154 ms",
+    "hold_contention": "116 x 5xx",
+    "kpi_overview_at_scale": "KPI and ops overviews 278 ms each at 200k bookings",
+    "outbox_drain": "330-365 events/s, duplicate notifications with 2 workers (README)",
+}
+
+
+@dataclass(frozen=True)
+class Goal:
+    """One goal of issue 11: a figure of a run against a threshold computed from that run's H."""
+
+    scenario: str
+    text: str
+    figure: str  # key in a run's figures
+    threshold: Callable[[float], float]  # H -> the goal in the figure's unit
+    at_least: bool
+    unit: str
+
+    def attainment(self, figures: dict) -> float:
+        """Figure / threshold: met when >= 1 (at_least) or <= 1; for a zero threshold, the figure itself."""
+        limit = self.threshold(figures["health_rps"])
+        return figures[self.figure] / limit if limit else figures[self.figure]
+
+    def met(self, attainment: float) -> bool:
+        if self.threshold(1.0) == 0:
+            return attainment <= 0
+        return attainment >= 1 if self.at_least else attainment <= 1
+
+
+GOALS = [
+    Goal(
+        "booking_write_flow",
+        ">= 0.055 x H bookings/s",
+        "booking_write_flow.bookings_per_s",
+        lambda h: 0.055 * h,
+        True,
+        "bookings/s",
+    ),
+    Goal("booking_write_flow", "0 errors", "booking_write_flow.errors", lambda h: 0, False, "errors"),
+    Goal(
+        "booking_write_flow",
+        "p99 per call <= 260,000 / H ms",
+        "booking_write_flow.p99_ms",
+        lambda h: 260_000 / h,
+        False,
+        "ms",
+    ),
+    Goal("my_bookings_read", ">= 0.21 x H req/s", "my_bookings_read.rps", lambda h: 0.21 * h, True, "req/s"),
+    Goal(
+        "kpi_overview_at_scale",
+        "KPI overview at 200k <= 150,000 / H ms",
+        "kpi_overview_at_scale.kpi_ms",
+        lambda h: 150_000 / h,
+        False,
+        "ms",
+    ),
+    Goal(
+        "kpi_overview_at_scale",
+        "ops overview at 200k <= 29,000 / H ms",
+        "kpi_overview_at_scale.ops_ms",
+        lambda h: 29_000 / h,
+        False,
+        "ms",
+    ),
+    Goal(
+        "kpi_overview_at_scale",
+        "KPI overview at 200k within 10x of its cost at 20k",
+        "kpi_overview_at_scale.kpi_growth",
+        lambda h: 10,
+        False,
+        "x",
+    ),
+    Goal(
+        "kpi_overview_at_scale",
+        "ops overview at 200k within 10x of its cost at 20k",
+        "kpi_overview_at_scale.ops_growth",
+        lambda h: 10,
+        False,
+        "x",
+    ),
+]
+
+
+def report(results: dict, scenario: str) -> None:
+    """After a scenario's own line: H, the ratio, the old system's figure and this scenario's goals."""
+    h = results.get("health_rps")
+    print(f"  /health H = {h:.0f} req/s in this run; old system: {OLD_SYSTEM[scenario]}", flush=True)
+    for goal in GOALS:
+        if goal.scenario != scenario or goal.figure not in results:
+            continue
+        attainment = goal.attainment(results)
+        print(
+            f"  goal {goal.text} = {goal.threshold(h):.1f} {goal.unit} at this H: "
+            f"{results[goal.figure]:.1f} {goal.unit} -> {'met' if goal.met(attainment) else 'NOT met'}",
+            flush=True,
+        )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -87,12 +202,14 @@ def psql(sql: str, *, db_url: str = DB_URL) -> str:
     return result.stdout.strip()
 
 
+def admin_db_url() -> str:
+    return urlparse(DB_URL)._replace(path="/postgres").geturl()
+
+
 def recreate_database() -> None:
-    parsed = urlparse(DB_URL)
-    name = parsed.path.lstrip("/")
-    admin_url = parsed._replace(path="/postgres").geturl()
-    psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', db_url=admin_url)
-    psql(f'CREATE DATABASE "{name}"', db_url=admin_url)
+    name = urlparse(DB_URL).path.lstrip("/")
+    psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', db_url=admin_db_url())
+    psql(f'CREATE DATABASE "{name}"', db_url=admin_db_url())
     manage("migrate", "--noinput")
 
 
@@ -279,8 +396,53 @@ def scenario_health(results: dict) -> None:
     print(f"health_ceiling: {r['rps']:.0f} req/s, p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms", flush=True)
 
 
+def adjacent_health() -> float:
+    """/health req/s measured just before a read scenario: on a shared machine the load moves within a run."""
+    return wrk("/health", seconds=5)["rps"]
+
+
 def ratio(results: dict, rps: float) -> str:
     return f"{rps / results['health_rps']:.2f}" if results.get("health_rps") else "n/a"
+
+
+def scenario_statements_per_request(results: dict) -> None:
+    """Statements one request sends to PostgreSQL, BEGIN and COMMIT included (bench/count_statements.py)."""
+    bulk_users("qc-student", "student", 1)
+    bulk_users("qc-teacher", "teacher", 1)
+    bulk_packages("qc-student", 10)
+    # Three days ahead: the student's cancel is outside the refund window, so it returns the lesson.
+    psql(
+        """INSERT INTO availability_slots (id, teacher_id, start_at, end_at, status, created_at, updated_at)
+        SELECT gen_random_uuid(), id, date_trunc('hour', now()) + interval '3 days',
+               date_trunc('hour', now()) + interval '3 days 45 minutes', 'open', now(), now()
+        FROM users WHERE email = 'qc-teacher1@bench.local'"""
+    )
+    package = psql(
+        "SELECT p.id FROM lesson_packages p JOIN users u ON u.id = p.student_id WHERE u.email = 'qc-student1@bench.local'"
+    )
+    slot = psql(
+        "SELECT s.id FROM availability_slots s JOIN users u ON u.id = s.teacher_id "
+        "WHERE u.email = 'qc-teacher1@bench.local'"
+    )
+    out = subprocess.run(
+        [PYTHON, "bench/count_statements.py", "qc-student1@bench.local", package, slot],
+        cwd=ROOT,
+        env=app_env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    counts = json.loads(out.strip().splitlines()[-1])
+    for name in ("hold", "confirm", "cancel", "my_bookings"):
+        results[f"queries_per_{name}"] = counts[name]
+    print(f"queries_per_hold={counts['hold']}", flush=True)
+    print(f"queries_per_confirm={counts['confirm']}", flush=True)
+    print(f"queries_per_cancel={counts['cancel']}  (a confirmed booking, by its student, lesson refunded)", flush=True)
+    print(
+        f"queries_per_my_bookings={counts['my_bookings']}  (a cache hit: the token's user; "
+        f"{counts['my_bookings_miss']} on the first read after a write)",
+        flush=True,
+    )
 
 
 def scenario_open_slots_read(results: dict) -> None:
@@ -288,12 +450,22 @@ def scenario_open_slots_read(results: dict) -> None:
     bulk_open_slots("osr-teacher", 20, 100)
     count = psql("SELECT count(*) FROM availability_slots WHERE status='open'")
     psql("ANALYZE")
+    near = adjacent_health()
     r = wrk("/api/v1/scheduling/slots/open?limit=20")
+    results.update(
+        {
+            "open_slots_read.rps": r["rps"],
+            "open_slots_read.ratio": r["rps"] / results["health_rps"],
+            "open_slots_read.ratio_adjacent": r["rps"] / near,
+        }
+    )
     print(
         f"open_slots_read: {r['rps']:.0f} req/s, p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
-        f"ratio to /health {ratio(results, r['rps'])} ({count} open slots, 32 connections, non-2xx {r['non2xx']})",
+        f"ratio to /health {ratio(results, r['rps'])} ({r['rps'] / near:.2f} to the {near:.0f} req/s measured just "
+        f"before) ({count} open slots, 32 connections, non-2xx {r['non2xx']})",
         flush=True,
     )
+    report(results, "open_slots_read")
 
 
 def scenario_my_bookings_read(results: dict) -> None:
@@ -317,12 +489,22 @@ def scenario_my_bookings_read(results: dict) -> None:
     )
     psql("ANALYZE")
     token = login("mbr-student1@bench.local")
+    near = adjacent_health()
     r = wrk("/api/v1/booking/my?limit=20", token=token)
+    results.update(
+        {
+            "my_bookings_read.rps": r["rps"],
+            "my_bookings_read.ratio": r["rps"] / results["health_rps"],
+            "my_bookings_read.ratio_adjacent": r["rps"] / near,
+        }
+    )
     print(
         f"my_bookings_read: {r['rps']:.0f} req/s, p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
-        f"ratio to /health {ratio(results, r['rps'])} (200 bookings, non-2xx {r['non2xx']})",
+        f"ratio to /health {ratio(results, r['rps'])} ({r['rps'] / near:.2f} to the {near:.0f} req/s measured just "
+        f"before) (200 bookings, non-2xx {r['non2xx']})",
         flush=True,
     )
+    report(results, "my_bookings_read")
 
 
 def scenario_booking_write_flow(results: dict) -> None:
@@ -348,6 +530,7 @@ def scenario_booking_write_flow(results: dict) -> None:
         for i in range(clients)
     ]
     latencies: list[float] = []
+    hold_latencies: list[float] = []
     statuses: Counter = Counter()
     done = [0]
     lock = threading.Lock()
@@ -356,7 +539,7 @@ def scenario_booking_write_flow(results: dict) -> None:
     def client(i: int) -> None:
         conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
         package_id = packages[f"bwf-student{i + 1}@bench.local"]
-        local_lat, local_status, local_done = [], Counter(), 0
+        local_lat, local_hold, local_status, local_done = [], [], Counter(), 0
         for slot_id in slot_lists[i]:
             if time.time() >= stop_at:
                 break
@@ -365,6 +548,7 @@ def scenario_booking_write_flow(results: dict) -> None:
                 "POST", "/api/v1/booking/hold", {"slot_id": slot_id, "package_id": package_id}, tokens[i], conn
             )
             local_lat.append((time.perf_counter() - t0) * 1000)
+            local_hold.append(local_lat[-1])
             local_status[status] += 1
             if status != 201:
                 continue
@@ -377,6 +561,7 @@ def scenario_booking_write_flow(results: dict) -> None:
         conn.close()
         with lock:
             latencies.extend(local_lat)
+            hold_latencies.extend(local_hold)
             statuses.update(local_status)
             done[0] += local_done
 
@@ -388,12 +573,25 @@ def scenario_booking_write_flow(results: dict) -> None:
         t.join()
     elapsed = time.time() - started
     errors = sum(n for s, n in statuses.items() if s not in (200, 201))
+    rate = done[0] / elapsed
+    results.update(
+        {
+            "booking_write_flow.bookings_per_s": rate,
+            "booking_write_flow.ratio": rate / results["health_rps"],
+            "booking_write_flow.p50_ms": percentile(latencies, 0.5),
+            "booking_write_flow.p99_ms": percentile(latencies, 0.99),
+            "booking_write_flow.hold_p50_ms": percentile(hold_latencies, 0.5),
+            "booking_write_flow.errors": errors,
+        }
+    )
     print(
-        f"booking_write_flow: {done[0] / elapsed:.1f} bookings/s, per call p50 {percentile(latencies, 0.5):.1f} ms, "
-        f"p99 {percentile(latencies, 0.99):.1f} ms, errors {errors} ({clients} clients, {elapsed:.1f} s, "
+        f"booking_write_flow: {rate:.1f} bookings/s ({rate / results['health_rps']:.3f} x H), "
+        f"per call p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
+        f"hold p50 {percentile(hold_latencies, 0.5):.1f} ms, errors {errors} ({clients} clients, {elapsed:.1f} s, "
         f"statuses {dict(statuses)})",
         flush=True,
     )
+    report(results, "booking_write_flow")
 
 
 def scenario_hold_contention(results: dict) -> None:
@@ -440,12 +638,14 @@ def scenario_hold_contention(results: dict) -> None:
         "SELECT count(*) FROM bookings b JOIN users u ON u.id = b.teacher_id "
         "WHERE u.email = 'hc-teacher1@bench.local' AND b.status = 'hold'"
     )
+    results["hold_contention.5xx"] = five_xx
     print(
         f"hold_contention: {statuses.get(201, 0)} x 201, {statuses.get(422, 0)} x 422, {five_xx} x 5xx, "
         f"other {sum(n for s, n in statuses.items() if s not in (201, 422) and s < 500)}; "
         f"holds in the database {active} ({slots_n} slots x {per_slot} concurrent students)",
         flush=True,
     )
+    report(results, "hold_contention")
 
 
 def seed_scale(factor: float) -> None:
@@ -490,9 +690,10 @@ def seed_scale(factor: float) -> None:
         FROM s JOIN p ON p.rn = 1 + (s.rn % (SELECT c FROM np))"""
     )
     psql(
-        """INSERT INTO lessons (id, booking_id, student_id, teacher_id, scheduled_start_at, scheduled_end_at, status, created_at, updated_at)
+        """INSERT INTO lessons (id, booking_id, student_id, teacher_id, scheduled_start_at, scheduled_end_at, status,
+                                sequence, created_at, updated_at)
         SELECT gen_random_uuid(), b.id, b.student_id, b.teacher_id, timestamptz '2027-01-01', timestamptz '2027-01-01 00:45',
-               (ARRAY['scheduled','completed','canceled','no_show'])[1 + (row_number() over ())::int % 4], now(), now()
+               (ARRAY['scheduled','completed','canceled','no_show'])[1 + (row_number() over ())::int % 4], 0, now(), now()
         FROM bookings b WHERE b.status IN ('confirmed', 'canceled') """
     )
     psql(
@@ -503,6 +704,9 @@ def seed_scale(factor: float) -> None:
         JOIN generate_series(1, {n["payments"]}) g ON p.rn = 1 + (g % {max(n["packages"], 1)})
         CROSS JOIN LATERAL (SELECT (ARRAY['pending','succeeded','failed','refunded'])[1 + g % 4] AS status) st"""
     )
+    # TRUNCATE fires no trigger: recount the KPI counters (admin_ops/0004) from the rows just loaded,
+    # as an operator would after a bulk load, so the overview reads a small, exact counter table.
+    manage("compact_kpi_counters", "--rebuild")
     # What autovacuum does to a loaded table: statistics plus the visibility map
     # that lets the KPI counts run as index-only scans.
     psql("VACUUM ANALYZE")
@@ -544,6 +748,17 @@ def scenario_kpi_overview_at_scale(results: dict) -> None:
         sales = time_endpoint(f"/api/v1/admin/kpi/sales?{SALES_PERIOD}", token)
         figures[factor] = (bookings, kpi, ops, sales)
     (b_small, kpi_s, ops_s, sales_s), (b_big, kpi_b, ops_b, sales_b) = figures[0.1], figures[1.0]
+    results.update(
+        {
+            "kpi_overview_at_scale.kpi_ms": kpi_b[0],
+            "kpi_overview_at_scale.ops_ms": ops_b[0],
+            "kpi_overview_at_scale.sales_ms": sales_b[0],
+            "kpi_overview_at_scale.kpi_ms_20k": kpi_s[0],
+            "kpi_overview_at_scale.ops_ms_20k": ops_s[0],
+            "kpi_overview_at_scale.kpi_growth": kpi_b[0] / kpi_s[0],
+            "kpi_overview_at_scale.ops_growth": ops_b[0] / ops_s[0],
+        }
+    )
     print(
         f"kpi_overview_at_scale: kpi median {kpi_b[0]:.1f} ms p95 {kpi_b[1]:.1f} ms at {b_big} bookings "
         f"vs median {kpi_s[0]:.1f} ms p95 {kpi_s[1]:.1f} ms at {b_small} (x{kpi_b[0] / kpi_s[0]:.1f}); "
@@ -552,6 +767,7 @@ def scenario_kpi_overview_at_scale(results: dict) -> None:
         f"(x{sales_b[0] / sales_s[0]:.1f})",
         flush=True,
     )
+    report(results, "kpi_overview_at_scale")
 
 
 def seed_outbox(count: int) -> None:
@@ -603,22 +819,18 @@ def scenario_outbox_drain(results: dict) -> None:
         "SELECT count(*) - count(DISTINCT (outbox_event_id, user_id)) FROM notifications WHERE outbox_event_id IS NOT NULL"
     )
     processed = psql("SELECT count(*) FROM outbox_events WHERE status = 'processed'")
+    results.update({"outbox_drain.one_worker": one, "outbox_drain.two_workers": two})
     print(
         f"outbox_drain: 1 worker {one:.0f} events/s, 2 workers {two:.0f} events/s (x{two / one:.2f}); "
         f"processed {processed}/{count}, duplicate notifications {duplicates}",
         flush=True,
     )
+    report(results, "outbox_drain")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="", help="comma-separated scenario names")
-    args = parser.parse_args()
-    chosen = [s for s in SCENARIOS if not args.only or s in args.only.split(",")]
-    cores = os.cpu_count()
+def run_once(chosen: list[str]) -> dict:
+    """One run: a fresh database, an empty cache, a new server; /health first, then the scenarios."""
     recreate_database()
-    pg = psql("SHOW server_version")
-    log(f"machine: {cores} cores, PostgreSQL {pg}, gunicorn workers {gunicorn_workers()}")
     subprocess.run(["redis-cli", "-u", REDIS_URL, "FLUSHDB"], capture_output=True)
     results: dict = {}
     with Server():
@@ -626,6 +838,56 @@ def main() -> int:
         for name in chosen:
             log(f"scenario {name}")
             globals()[f"scenario_{name}"](results)
+    return results
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}" if abs(value) >= 10 else f"{value:.3g}"
+
+
+def summarize(runs: list[dict]) -> None:
+    """Median and range of every figure over the runs, and each goal judged on its median attainment."""
+    print(f"\n== {len(runs)} runs: median (range) ==", flush=True)
+    for key in sorted({key for run in runs for key in run}):
+        values = [run[key] for run in runs if key in run]
+        print(
+            f"{key}: {_number(statistics.median(values))} ({_number(min(values))} - {_number(max(values))})", flush=True
+        )
+    for goal in GOALS:
+        usable = [run for run in runs if goal.figure in run]
+        if not usable:
+            continue
+        attainments = [goal.attainment(run) for run in usable]
+        median = statistics.median(attainments)
+        zero = goal.threshold(1.0) == 0
+        need = "0 needed" if zero else (">= 1 needed" if goal.at_least else "<= 1 needed")
+        measure = "figure" if zero else "figure / the goal at that run's H"
+        print(
+            f"goal {goal.scenario} {goal.text}: {measure} = {median:.2f} on the median "
+            f"(runs: {', '.join(f'{a:.2f}' for a in attainments)}; {need}); met in "
+            f"{sum(goal.met(a) for a in attainments)}/{len(usable)} runs -> {'met' if goal.met(median) else 'NOT met'}",
+            flush=True,
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="", help="comma-separated scenario names")
+    parser.add_argument("--runs", type=int, default=1, help="repeat every scenario N times; prints medians and ranges")
+    args = parser.parse_args()
+    chosen = [s for s in SCENARIOS if not args.only or s in args.only.split(",")]
+    runs = []
+    for number in range(1, args.runs + 1):
+        if args.runs > 1:
+            print(f"\n== run {number} of {args.runs} ==", flush=True)
+        if number == 1:
+            pg = psql("SHOW server_version", db_url=admin_db_url())
+            log(f"machine: {os.cpu_count()} cores, PostgreSQL {pg}, gunicorn workers {gunicorn_workers()}")
+        log(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        runs.append(run_once(chosen))
+    log(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.runs > 1:
+        summarize(runs)
     return 0
 
 

@@ -30,9 +30,11 @@ from apps.billing.errors import (
     UnknownPaymentStatus,
 )
 from apps.billing.models import LessonPackage, PackageStatus, Payment, PaymentStatus, Plan
+from apps.billing.selectors import PACKAGE_LISTS
 from apps.common import clock
 from apps.common.errors import InvalidInput
 from apps.common.locking import lock_one, set_lock_timeout
+from apps.common.page_cache import scopes_changed, user_scopes
 from apps.identity.models import Role, User
 
 # Payment status machine: from -> allowed targets. `refunded` is final.
@@ -58,6 +60,12 @@ CURRENCY_CODE_RE = re.compile(r"[A-Za-z]{3}")
 # --- package counters (used by booking; the caller holds the package lock) ---
 
 
+def package_lists_changed(*, student_ids) -> None:
+    """Call in any transaction that writes package rows: these students' cached package lists are
+    recomputed after the commit (apps/common/page_cache.py)."""
+    scopes_changed(*user_scopes(PACKAGE_LISTS, student_ids))
+
+
 def package_lock(*, package_id) -> LessonPackage | None:
     """Lock one package row for the rest of the transaction (None if it does not exist)."""
     return lock_one(LessonPackage.objects.all(), package_id)
@@ -75,6 +83,7 @@ def _apply_counters(package: LessonPackage, **deltas: int) -> LessonPackage:
     for field, delta in deltas.items():
         setattr(package, field, getattr(package, field) + delta)
     package.updated_at = now
+    package_lists_changed(student_ids=[package.student_id])
     return package
 
 
@@ -323,6 +332,7 @@ def package_create(
             plan=plan,
             price=plan.price if plan is not None else None,
         )
+        package_lists_changed(student_ids=[student_id])
         payload = _package_event_payload(package)
         audit_log_record(
             actor=actor, action="billing.package.create", entity_type="package", entity_id=package.pk, payload=payload
@@ -343,6 +353,7 @@ def package_cancel_locked(*, actor: User | None, package: LessonPackage, reason:
         raise ValueError(f"package cannot move {package.status} -> canceled")
     package.status = PackageStatus.CANCELED
     package.save(update_fields=["status", "updated_at"])
+    package_lists_changed(student_ids=[package.student_id])
     payload = {**_package_event_payload(package), "reason": reason}
     audit_log_record(
         actor=actor, action="billing.package.cancel", entity_type="package", entity_id=package.pk, payload=payload
@@ -383,6 +394,7 @@ def packages_expire_due(*, actor: User | None = None, batch_size: int = EXPIRE_B
         with transaction.atomic():
             now = clock.now()
             batch = _lock_due_packages(now=now, limit=batch_size)
+            expired_students = []
             for package in batch:
                 changed = LessonPackage.objects.filter(pk=package.pk, status=PackageStatus.ACTIVE).update(
                     status=PackageStatus.EXPIRED, updated_at=now
@@ -391,6 +403,7 @@ def packages_expire_due(*, actor: User | None = None, batch_size: int = EXPIRE_B
                     continue
                 package.status = PackageStatus.EXPIRED
                 package.updated_at = now
+                expired_students.append(package.student_id)
                 payload = _package_event_payload(package)
                 audit_log_record(
                     actor=actor,
@@ -406,6 +419,7 @@ def packages_expire_due(*, actor: User | None = None, batch_size: int = EXPIRE_B
                     payload=payload,
                 )
                 expired += 1
+            package_lists_changed(student_ids=expired_students)
         if len(batch) < batch_size:
             return expired
 

@@ -17,6 +17,7 @@ from apps.billing.serializers import (
     PlanSerializer,
     PlanUpdateSerializer,
 )
+from apps.common.pagination import cached_page_data
 from apps.common.permissions import IsAdmin, IsAdminOrStudent
 from apps.common.viewsets import AdminViewSet, ApiViewSet, endpoint
 
@@ -46,7 +47,15 @@ class PackageViewSet(AdminViewSet):
     )
     def of_student(self, request, student_id):
         """A student's packages, newest first (admins, or that student)."""
-        return selectors.package_list_for_student(viewer=request.user, student_id=student_id)
+        selectors.package_list_check_access(viewer=request.user, student_id=student_id)  # 403 before the cache
+        scope, key = selectors.package_list_scope(student_id=student_id)
+        return cached_page_data(
+            request=request,
+            scope=scope,
+            key=key,
+            rows=lambda: selectors.package_list_for_student(viewer=request.user, student_id=student_id),
+            serializer_class=PackageSerializer,
+        )
 
 
 class PaymentViewSet(ApiViewSet):

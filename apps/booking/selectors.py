@@ -8,10 +8,14 @@ from apps.booking.errors import BookingAccessDenied, BookingNotFound
 from apps.booking.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus
 from apps.common import clock
 from apps.common.locking import lock_one
+from apps.common.page_cache import participant_scope
 from apps.common.queries import one_or_none, participant_rows
 from apps.identity.models import User
 from apps.lessons.selectors import lesson_stats_per_student
 from apps.scheduling.models import AvailabilitySlot
+
+# The page-cache scopes of booking lists (apps/common/page_cache.py): `bookings:<user id>`, `bookings:all`.
+BOOKING_LISTS = "bookings"
 
 
 def booking_can_access(*, user, booking: Booking) -> bool:
@@ -25,6 +29,11 @@ def booking_list_for(*, user, status: str | None = None) -> QuerySet[Booking]:
     if status:
         queryset = queryset.filter(status=status)
     return queryset.order_by("-created_at", "-id")
+
+
+def booking_list_scope(*, user) -> tuple[str, tuple]:
+    """The page-cache scope of `booking_list_for(user=user)`, and the key part naming who asks."""
+    return participant_scope(BOOKING_LISTS, user=user)
 
 
 def booking_get_for(*, user, booking_id) -> Booking:

@@ -87,9 +87,10 @@ from apps.booking.errors import (
     TeacherNotFound,
 )
 from apps.booking.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus
-from apps.booking.selectors import booking_can_access, booking_lock, booking_successor
+from apps.booking.selectors import BOOKING_LISTS, booking_can_access, booking_lock, booking_successor
 from apps.common import clock
 from apps.common.locking import lock_many
+from apps.common.page_cache import participant_scopes, scopes_changed
 from apps.common.queries import one_or_none
 from apps.identity.models import Role
 from apps.identity.services import user_lock
@@ -132,6 +133,12 @@ PACKAGE_CANCEL_ATTEMPTS = 5
 # --- helpers -------------------------------------------------------------------------------------
 
 
+def booking_lists_changed(*, student_id, teacher_id) -> None:
+    """Call in any transaction that writes a booking row: its student's, its teacher's and the admins'
+    cached booking lists are recomputed after the commit (apps/common/page_cache.py)."""
+    scopes_changed(*participant_scopes(BOOKING_LISTS, student_id=student_id, teacher_id=teacher_id))
+
+
 def booking_event_payload(booking: Booking, slot: AvailabilitySlot) -> dict[str, Any]:
     """The outbox payload contract for aggregate_type "booking"."""
     return {
@@ -160,13 +167,19 @@ def _booking_audit(actor, booking: Booking, action: str, **payload: Any) -> None
 
 
 def _booking_move(booking: Booking, target: str, **fields: Any) -> None:
-    """Apply one move of the state machine; an illegal move is a programming error."""
+    """Apply one move of the state machine; an illegal move is a programming error.
+
+    Every change of an existing booking goes through here (and every new one
+    through `_hold_locked`), so this is where the cached booking lists of its
+    student, its teacher and the admins are invalidated (at commit).
+    """
     if target not in BOOKING_TRANSITIONS[booking.status]:
         raise ValueError(f"booking cannot move {booking.status} -> {target}")
     booking.status = target
     for name, value in fields.items():
         setattr(booking, name, value)
     booking.save(update_fields=["status", *fields, "updated_at"])
+    booking_lists_changed(student_id=booking.student_id, teacher_id=booking.teacher_id)
 
 
 def _lesson_for(booking: Booking, slot: AvailabilitySlot, **text: str | None) -> Lesson:
@@ -236,6 +249,7 @@ def _hold_locked(
     except IntegrityError:
         # bookings_one_active_per_slot: someone holds this slot already.
         raise SlotNotAvailable()
+    booking_lists_changed(student_id=booking.student_id, teacher_id=booking.teacher_id)
     slot_set_status(slot=slot, status=SlotStatus.HOLD)
     package_reserve_lesson(package=package)
     _booking_event(booking, slot, "booking.hold.created")

@@ -23,6 +23,7 @@ from apps.booking.serializers import (
     SlotWithBookingSerializer,
     TeacherStudentSerializer,
 )
+from apps.common.pagination import cached_page_data
 from apps.common.permissions import IsAdmin, IsAdminOrTeacher, IsStudent, IsTeacher
 from apps.common.viewsets import AdminViewSet, ApiViewSet, endpoint
 from apps.lessons.serializers import LessonCreateSerializer, LessonSerializer
@@ -51,7 +52,15 @@ class BookingViewSet(ApiViewSet):
     @endpoint(query=BookingListQuerySerializer, page=True)
     def my(self, request, query):
         """Your bookings (all for an admin), newest first."""
-        return selectors.booking_list_for(user=request.user, status=query.get("status"))
+        status = query.get("status")
+        scope, who = selectors.booking_list_scope(user=request.user)
+        return cached_page_data(
+            request=request,
+            scope=scope,
+            key=(*who, status),
+            rows=lambda: selectors.booking_list_for(user=request.user, status=status),
+            serializer_class=BookingSerializer,
+        )
 
     @endpoint()
     def retrieve(self, request, booking_id):

@@ -6,6 +6,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
+from apps.common.page_cache import cached_page
 from apps.common.rows import row_serializer_for
 
 DEFAULT_LIMIT = 20
@@ -102,6 +103,22 @@ def page_data(*, request, queryset, serializer_class, context: dict | None = Non
         page = paginator.page_of(queryset, list)
         items = serializer_class(page, many=True, context=context or {"request": request}).data
     return {"items": items, "total": paginator.total, "limit": paginator.limit, "offset": paginator.offset}
+
+
+def cached_page_data(*, request, scope: str, key: tuple, rows, serializer_class) -> dict:
+    """`page_data` of `rows()` through the page cache (apps/common/page_cache.py) under `scope`.
+
+    `key` holds what the page depends on besides the scope's rows (who asks,
+    filters); the bounds are added here. A bad limit or offset is a 400 before
+    any cache lookup. `rows` is a callable so a cache hit builds no queryset.
+    """
+    bounds = LimitOffsetPage()
+    bounds.read_bounds(request)
+    return cached_page(
+        scope=scope,
+        key=(*key, bounds.limit, bounds.offset),
+        compute=lambda: page_data(request=request, queryset=rows(), serializer_class=serializer_class),
+    )
 
 
 # --- OpenAPI description of a page (drf-spectacular) ------------------------------------------

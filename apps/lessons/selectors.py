@@ -8,11 +8,15 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 
 from apps.common import clock
+from apps.common.page_cache import participant_scope
 from apps.common.queries import one_or_none, participant_rows
 from apps.lessons.models import CalendarFeed, Lesson, LessonStatus
 
 # A calendar feed shows lessons that started at most this long ago, and every later one.
 CALENDAR_FEED_DAYS_BACK = 30
+
+# The page-cache scopes of lesson lists (apps/common/page_cache.py): `lessons:<user id>`, `lessons:all`.
+LESSON_LISTS = "lessons"
 
 
 def lesson_list_for(
@@ -30,6 +34,11 @@ def lesson_list_for(
     if status:
         lessons = lessons.filter(status=status)
     return lessons.order_by("-scheduled_start_at", "-id")
+
+
+def lesson_list_scope(*, user) -> tuple[str, tuple]:
+    """The page-cache scope of `lesson_list_for(user=user)`, and the key part naming who asks."""
+    return participant_scope(LESSON_LISTS, user=user)
 
 
 def lesson_get(*, lesson_id) -> Lesson | None:

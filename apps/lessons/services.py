@@ -32,6 +32,7 @@ from apps.audit.services import (
 )
 from apps.common import clock
 from apps.common.locking import lock_one, set_lock_timeout
+from apps.common.page_cache import participant_scopes, scopes_changed
 from apps.common.queries import one_or_none
 from apps.lessons.errors import (
     LessonAccessDenied,
@@ -41,6 +42,7 @@ from apps.lessons.errors import (
     LessonTransitionNotAllowed,
 )
 from apps.lessons.models import CalendarFeed, Lesson, LessonReminder, LessonStatus
+from apps.lessons.selectors import LESSON_LISTS
 
 # Lesson status machine: from -> allowed targets. The three targets are final.
 LESSON_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -68,10 +70,20 @@ def lesson_event_payload(lesson: Lesson) -> dict[str, Any]:
     }
 
 
+def lesson_lists_changed(*, student_id, teacher_id) -> None:
+    """Call in any transaction that writes a lesson row: its student's, its teacher's and the admins'
+    cached lesson lists are recomputed after the commit (apps/common/page_cache.py)."""
+    scopes_changed(*participant_scopes(LESSON_LISTS, student_id=student_id, teacher_id=teacher_id))
+
+
 def _lesson_changed(lesson: Lesson, *fields: str) -> None:
-    """Save the changed fields of a locked lesson, raising its `sequence` (calendar clients then take the change)."""
+    """Save the changed fields of a locked lesson, raising its `sequence` (calendar clients then take the change).
+
+    Every change of an existing lesson goes through here, so its cached lists are invalidated here too.
+    """
     lesson.sequence += 1
     lesson.save(update_fields=[*fields, "sequence", "updated_at"])
+    lesson_lists_changed(student_id=lesson.student_id, teacher_id=lesson.teacher_id)
 
 
 def _lesson_move(lesson: Lesson, target: str) -> None:
@@ -109,6 +121,7 @@ def lesson_create_for_booking(
         topic=topic,
         notes=notes,
     )
+    lesson_lists_changed(student_id=student_id, teacher_id=teacher_id)
     outbox_event_add(
         aggregate_type="lesson",
         aggregate_id=lesson.pk,

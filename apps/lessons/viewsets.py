@@ -13,9 +13,10 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 
+from apps.common.pagination import cached_page_data
 from apps.common.viewsets import ApiViewSet, endpoint
 from apps.lessons.calendar import calendar_feed_ics
-from apps.lessons.selectors import lesson_list_for
+from apps.lessons.selectors import lesson_list_for, lesson_list_scope
 from apps.lessons.serializers import (
     CalendarFeedSerializer,
     LessonListQuerySerializer,
@@ -34,8 +35,14 @@ class LessonViewSet(ApiViewSet):
     @endpoint(query=LessonListQuerySerializer, page=True)
     def my(self, request, query):
         """Your lessons (all for an admin), newest scheduled first; filter by start time and status."""
-        return lesson_list_for(
-            user=request.user, start_from=query.get("from"), start_to=query.get("to"), status=query.get("status")
+        filters = {"start_from": query.get("from"), "start_to": query.get("to"), "status": query.get("status")}
+        scope, who = lesson_list_scope(user=request.user)
+        return cached_page_data(
+            request=request,
+            scope=scope,
+            key=(*who, *filters.values()),
+            rows=lambda: lesson_list_for(user=request.user, **filters),
+            serializer_class=LessonSerializer,
         )
 
     @endpoint(body=LessonUpdateSerializer)

@@ -4,13 +4,23 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
 
 from apps.audit.models import OutboxEvent
+from apps.common.page_cache import user_scopes
 from apps.common.queries import one_or_none
 from apps.notifications.models import Notification, NotificationStatus
+
+# The page-cache scope of a user's notification list (apps/common/page_cache.py): `notifications:<user id>`.
+NOTIFICATION_LISTS = "notifications"
 
 
 def notification_list_for_user(*, user) -> QuerySet[Notification]:
     """A user's own notifications, newest first (every role sees only their own)."""
     return Notification.objects.filter(user_id=user.pk).order_by("-created_at", "-id")
+
+
+def notification_list_scope(*, user) -> tuple[str, tuple]:
+    """The page-cache scope of `notification_list_for_user(user=user)`, and its key part."""
+    (scope,) = user_scopes(NOTIFICATION_LISTS, [user.pk])
+    return scope, (scope,)
 
 
 def notification_get(*, notification_id) -> Notification | None:

@@ -9,6 +9,7 @@ from apps.audit.services import audit_log_record
 from apps.common import clock
 from apps.common.errors import InvalidInput
 from apps.common.locking import lock_one
+from apps.common.page_cache import scopes_changed, user_scopes
 from apps.notifications.channels import CHANNELS
 from apps.notifications.errors import (
     NotificationAccessDenied,
@@ -17,9 +18,15 @@ from apps.notifications.errors import (
     UnknownChannel,
 )
 from apps.notifications.models import Notification, NotificationStatus
-from apps.notifications.selectors import user_exists
+from apps.notifications.selectors import NOTIFICATION_LISTS, user_exists
 
 REQUEUE_AUDIT_MAX_IDS = 1000
+
+
+def notification_lists_changed(*, user_ids) -> None:
+    """Call in any transaction that writes notification rows: these users' cached notification lists are
+    recomputed after the commit (apps/common/page_cache.py)."""
+    scopes_changed(*user_scopes(NOTIFICATION_LISTS, user_ids))
 
 
 def notification_create(*, actor, user_id, channel: str, title: str, body: str) -> Notification:
@@ -36,6 +43,7 @@ def notification_create(*, actor, user_id, channel: str, title: str, body: str) 
             body=body,
             status=NotificationStatus.PENDING,
         )
+        notification_lists_changed(user_ids=[user_id])
         audit_log_record(
             actor=actor,
             action="notifications.notification.create",
@@ -74,6 +82,7 @@ def notification_status_update(*, actor, notification_id, status: str) -> Notifi
             error_message=notification.error_message,
             updated_at=now,
         )
+        notification_lists_changed(user_ids=[notification.user_id])
         audit_log_record(
             actor=actor,
             action="notifications.notification.status.update",

@@ -1,6 +1,7 @@
 """Notification endpoints (SPEC §3 Notifications, relative to /api/v1)."""
 
 from apps.audit.serializers import MaxRetriesQuerySerializer
+from apps.common.pagination import cached_page_data
 from apps.common.permissions import IsAdmin, IsAdminOrTeacher
 from apps.common.viewsets import ApiViewSet, endpoint
 from apps.notifications import selectors, services
@@ -29,7 +30,14 @@ class NotificationViewSet(ApiViewSet):
     @endpoint(page=True)
     def my(self, request):
         """Your notifications, newest first."""
-        return selectors.notification_list_for_user(user=request.user)
+        scope, key = selectors.notification_list_scope(user=request.user)
+        return cached_page_data(
+            request=request,
+            scope=scope,
+            key=key,
+            rows=lambda: selectors.notification_list_for_user(user=request.user),
+            serializer_class=NotificationSerializer,
+        )
 
     @endpoint(
         "get",

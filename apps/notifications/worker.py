@@ -30,6 +30,7 @@ from apps.common import clock
 from apps.notifications.channels import CHANNELS
 from apps.notifications.event_templates import NotificationDraft, notification_drafts_for
 from apps.notifications.models import Notification, NotificationStatus
+from apps.notifications.services import notification_lists_changed
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ def _existing_user_ids(drafts: list[NotificationDraft]) -> set:
 
 def _insert_notifications(*, plans: list[tuple[OutboxEvent, list[NotificationDraft]]]) -> None:
     # ignore_conflicts + the (outbox_event, user) unique constraint: a second run inserts nothing.
+    notification_lists_changed(user_ids={draft.user_id for _, drafts in plans for draft in drafts})
     Notification.objects.bulk_create(
         [
             Notification(
@@ -217,6 +219,7 @@ def notifications_deliver(*, batch_size: int) -> tuple[int, int]:
             .order_by("created_at", "id")
         )
         batch = list(_claim(pending)[:batch_size])
+        notification_lists_changed(user_ids={notification.user_id for notification in batch})
         sent_ids = []
         failed = 0
         for notification in batch:

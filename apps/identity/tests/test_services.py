@@ -9,6 +9,7 @@ from apps.audit.models import AuditLog
 from apps.identity import services
 from apps.identity.errors import EmailAlreadyRegistered, InvalidRefreshToken
 from apps.identity.models import User
+from apps.identity.selectors import user_for_request, user_get
 from apps.identity.tests.factories import DEFAULT_PASSWORD, AdminFactory, StudentFactory
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +74,24 @@ def test_logout_of_deactivated_user_still_revokes(student):
     services.auth_logout(refresh_token=pair.refresh_token)
 
     assert BlacklistedToken.objects.filter(token__jti=jti).exists()
+
+
+# --- user_for_request: the bearer token's user ------------------------------------------------------
+
+
+def test_the_token_user_lookup_returns_the_orms_user_in_one_statement(django_assert_num_queries):
+
+    admin = AdminFactory(timezone="Europe/Madrid")
+    with django_assert_num_queries(1):
+        lean = user_for_request(user_id=str(admin.pk).upper())
+    orm = user_get(user_id=admin.pk)
+    columns = [k for k in vars(orm) if k != "_state"]
+    assert [getattr(lean, k) for k in columns] == [getattr(orm, k) for k in columns]
+    assert [type(getattr(lean, k)) for k in columns] == [type(getattr(orm, k)) for k in columns]
+    assert (lean._state.db, lean._state.adding) == ("default", False)
+    assert lean.is_admin and lean.check_password(DEFAULT_PASSWORD)
+
+
+def test_the_token_user_lookup_of_an_unknown_or_malformed_id_is_none():
+    assert user_for_request(user_id="6a1f9b8e-3c3e-4b8e-9d0f-000000000000") is None
+    assert user_for_request(user_id="not-a-uuid") is None

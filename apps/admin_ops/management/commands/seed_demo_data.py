@@ -245,6 +245,7 @@ class Command(BaseCommand):
             )
             with transaction.atomic():
                 Booking.objects.filter(pk=held.pk).update(hold_expires_at=clock.now() - timedelta(minutes=1))
+                booking.booking_lists_changed(student_id=held.student_id, teacher_id=held.teacher_id)
             booking.booking_holds_expire(actor=admin)
             made += 1
         except DomainError as exc:  # a demo that cannot be built fully still leaves the rest
@@ -283,6 +284,7 @@ class Command(BaseCommand):
                     LessonPackage.objects.filter(pk=package.pk).update(
                         created_at=when, expires_at=when + timedelta(days=28)
                     )
+                    billing.package_lists_changed(student_ids=[student.pk])
                     Payment.objects.filter(package=package).update(created_at=when, paid_at=when)
                 sold += 1
         billing.packages_expire_due(actor=admin)
