@@ -11,6 +11,7 @@ from django.db import connection, models, transaction
 
 from apps.audit.models import AuditLog, OutboxEvent
 from apps.common import clock
+from apps.common.sql import insert_statement
 
 
 def _require_transaction(what: str) -> None:
@@ -66,20 +67,9 @@ def _queue_or_save(row: models.Model) -> models.Model:
     return row
 
 
-def _insert_statement(model: type[models.Model], rows: list[models.Model]) -> tuple[str, list]:
-    """`INSERT INTO table (columns) VALUES (...), (...)` for unsaved rows, with auto_now stamps filled in."""
-    fields = list(model._meta.concrete_fields)
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    params: list = []
-    for row in rows:
-        params.extend(field.get_db_prep_save(field.pre_save(row, add=True), connection) for field in fields)
-    values = ", ".join("(" + ", ".join(["%s"] * len(fields)) + ")" for _ in rows)
-    return f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) VALUES {values}", params
-
-
 def _write_rows(rows: list[models.Model]) -> None:
     statements = [
-        _insert_statement(model, batch)
+        insert_statement(model, batch)
         for model in (OutboxEvent, AuditLog)
         if (batch := [row for row in rows if type(row) is model])
     ]

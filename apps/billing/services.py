@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
 
 from apps.audit.services import audit_log_record, outbox_event_add
 from apps.billing.errors import (
@@ -33,8 +32,9 @@ from apps.billing.models import LessonPackage, PackageStatus, Payment, PaymentSt
 from apps.billing.selectors import PACKAGE_LISTS
 from apps.common import clock
 from apps.common.errors import InvalidInput
-from apps.common.locking import lock_one, set_lock_timeout
+from apps.common.locking import lock_one, lock_row, set_lock_timeout
 from apps.common.page_cache import scopes_changed, user_scopes
+from apps.common.sql import Raw, quote, update_by_pk
 from apps.identity.models import Role, User
 
 # Payment status machine: from -> allowed targets. `refunded` is final.
@@ -68,7 +68,7 @@ def package_lists_changed(*, student_ids) -> None:
 
 def package_lock(*, package_id) -> LessonPackage | None:
     """Lock one package row for the rest of the transaction (None if it does not exist)."""
-    return lock_one(LessonPackage.objects.all(), package_id)
+    return lock_row(LessonPackage, package_id)
 
 
 def _apply_counters(package: LessonPackage, **deltas: int) -> LessonPackage:
@@ -77,8 +77,11 @@ def _apply_counters(package: LessonPackage, **deltas: int) -> LessonPackage:
     The caller holds the row lock, so the new values are known without reading them back.
     """
     now = clock.now()
-    LessonPackage.objects.filter(pk=package.pk).update(
-        updated_at=now, **{field: F(field) + delta for field, delta in deltas.items()}
+    update_by_pk(
+        LessonPackage,
+        package.pk,
+        updated_at=now,
+        **{field: Raw(f"{quote(field)} + %s", [delta]) for field, delta in deltas.items()},
     )
     for field, delta in deltas.items():
         setattr(package, field, getattr(package, field) + delta)

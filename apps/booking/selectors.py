@@ -7,7 +7,7 @@ from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, Qu
 from apps.booking.errors import BookingAccessDenied, BookingNotFound
 from apps.booking.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus
 from apps.common import clock
-from apps.common.locking import lock_one
+from apps.common.locking import lock_row
 from apps.common.page_cache import participant_scope
 from apps.common.queries import one_or_none, participant_rows
 from apps.identity.models import User
@@ -57,7 +57,7 @@ def booking_lock(*, booking_id) -> Booking | None:
     Global lock order: slot -> package -> booking -> lesson; callers that also
     need the slot or package lock must take those first.
     """
-    return lock_one(Booking.objects.all(), booking_id)
+    return lock_row(Booking, booking_id)
 
 
 def slot_list_for(

@@ -92,6 +92,7 @@ from apps.common import clock
 from apps.common.locking import lock_many
 from apps.common.page_cache import participant_scopes, scopes_changed
 from apps.common.queries import one_or_none
+from apps.common.sql import get_by_pk, insert, update_by_pk
 from apps.identity.models import Role
 from apps.identity.services import user_lock
 from apps.lessons.errors import (
@@ -175,10 +176,10 @@ def _booking_move(booking: Booking, target: str, **fields: Any) -> None:
     """
     if target not in BOOKING_TRANSITIONS[booking.status]:
         raise ValueError(f"booking cannot move {booking.status} -> {target}")
-    booking.status = target
+    booking.status, booking.updated_at = target, clock.now()
     for name, value in fields.items():
         setattr(booking, name, value)
-    booking.save(update_fields=["status", *fields, "updated_at"])
+    update_by_pk(Booking, booking.pk, status=target, updated_at=booking.updated_at, **fields)
     booking_lists_changed(student_id=booking.student_id, teacher_id=booking.teacher_id)
 
 
@@ -200,7 +201,7 @@ def _hold_is_stale(booking: Booking, now: datetime) -> bool:
 
 def _booking_read(booking_id) -> Booking:
     """Unlocked read to learn the booking's slot, package and people (these never change)."""
-    booking = one_or_none(Booking.objects.filter(pk=booking_id))
+    booking = get_by_pk(Booking, booking_id)
     if booking is None:
         raise BookingNotFound()
     return booking
@@ -237,14 +238,16 @@ def _hold_locked(
         raise PackageExhausted()
     try:
         # No savepoint: if the constraint refuses the row, the whole transaction is rolled back anyway.
-        booking = Booking.objects.create(
-            slot=slot,
-            student_id=student_id,
-            teacher_id=slot.teacher_id,
-            package=package,
-            status=BookingStatus.HOLD,
-            hold_expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
-            rescheduled_from_booking=rescheduled_from,
+        booking = insert(
+            Booking(
+                slot=slot,
+                student_id=student_id,
+                teacher_id=slot.teacher_id,
+                package=package,
+                status=BookingStatus.HOLD,
+                hold_expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
+                rescheduled_from_booking=rescheduled_from,
+            )
         )
     except IntegrityError:
         # bookings_one_active_per_slot: someone holds this slot already.

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from apps.common.queries import one_or_none
+from apps.common.sql import get_by_pk
 
 LOCK_TIMEOUT_MS = 5000
 
@@ -37,6 +38,16 @@ def set_lock_timeout(milliseconds: int | None = None) -> None:
     if connection.vendor == "postgresql" and milliseconds is not None and milliseconds != configured:
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(milliseconds)}ms"])
+
+
+def lock_row(model, pk):
+    """Lock and return one row of `model` by primary key, or None: the hot path's `lock_one`.
+
+    The same `SELECT ... FOR UPDATE` as `lock_one(model.objects.all(), pk)`, written
+    once per model instead of compiled per call (apps/common/sql.py).
+    """
+    _require_transaction()
+    return get_by_pk(model, pk, lock="FOR UPDATE" if connection.features.has_select_for_update else "")
 
 
 def lock_one(queryset, pk):

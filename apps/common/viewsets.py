@@ -39,6 +39,7 @@ from rest_framework.viewsets import GenericViewSet
 
 from apps.common.pagination import PAGE_PARAMETERS, page_data, page_serializer
 from apps.common.permissions import IsAdmin
+from apps.common.rows import object_serializer_for
 from apps.common.schema import STANDARD_ACTIONS
 
 
@@ -183,7 +184,11 @@ def _build_action(viewset: type, name: str, function: Callable, spec: Endpoint, 
             if isinstance(result, QuerySet):
                 result = page_data(request=request, queryset=result, serializer_class=returns)
             return Response(result, status=spec.status)
-        return Response(returns(result, many=spec.many).data, status=spec.status)
+        if spec.many:
+            return Response(returns(result, many=True).data, status=spec.status)
+        # Plain-column serializers render straight from the object's attributes (apps/common/rows.py).
+        render = object_serializer_for(returns)
+        return Response(render(result) if render else returns(result).data, status=spec.status)
 
     run.endpoint_permissions = spec.permissions
     if as_action and name not in STANDARD_ACTIONS:

@@ -34,6 +34,7 @@ from apps.common import clock
 from apps.common.locking import lock_one, set_lock_timeout
 from apps.common.page_cache import participant_scopes, scopes_changed
 from apps.common.queries import one_or_none
+from apps.common.sql import insert
 from apps.lessons.errors import (
     LessonAccessDenied,
     LessonAlreadyFinished,
@@ -111,15 +112,17 @@ def lesson_create_for_booking(
     adds the `lesson.created` outbox event. The `lessons.booking_id` unique
     constraint is the last guard against a second lesson (IntegrityError).
     """
-    lesson = Lesson.objects.create(
-        booking_id=booking_id,
-        student_id=student_id,
-        teacher_id=teacher_id,
-        scheduled_start_at=start_at,
-        scheduled_end_at=end_at,
-        status=LessonStatus.SCHEDULED,
-        topic=topic,
-        notes=notes,
+    lesson = insert(
+        Lesson(
+            booking_id=booking_id,
+            student_id=student_id,
+            teacher_id=teacher_id,
+            scheduled_start_at=start_at,
+            scheduled_end_at=end_at,
+            status=LessonStatus.SCHEDULED,
+            topic=topic,
+            notes=notes,
+        )
     )
     lesson_lists_changed(student_id=student_id, teacher_id=teacher_id)
     outbox_event_add(

@@ -18,8 +18,9 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from apps.audit.services import audit_log_record
 from apps.common import clock
 from apps.common.errors import InvalidInput
-from apps.common.locking import lock_many, lock_one, set_lock_timeout
+from apps.common.locking import lock_many, lock_row, set_lock_timeout
 from apps.common.queries import one_or_none
+from apps.common.sql import update_by_pk
 from apps.identity.models import Role
 from apps.identity.services import user_lock
 from apps.scheduling.errors import (
@@ -64,7 +65,7 @@ def slot_lock(*, slot_id, skip_locked: bool = False) -> AvailabilitySlot | None:
     """
     if skip_locked and connection.features.has_select_for_update_skip_locked:
         return one_or_none(AvailabilitySlot.objects.select_for_update(skip_locked=True).filter(pk=slot_id))
-    return lock_one(AvailabilitySlot.objects.all(), slot_id)
+    return lock_row(AvailabilitySlot, slot_id)
 
 
 def slots_lock(*, slot_ids, nowait: bool = False) -> dict:
@@ -97,8 +98,8 @@ def slot_set_status(*, slot: AvailabilitySlot, status: str) -> AvailabilitySlot:
         return slot
     if status not in SLOT_TRANSITIONS[slot.status]:
         raise ValueError(f"slot cannot move {slot.status} -> {status}")
-    slot.status = status
-    slot.save(update_fields=["status", "updated_at"])
+    slot.status, slot.updated_at = status, clock.now()
+    update_by_pk(AvailabilitySlot, slot.pk, status=slot.status, updated_at=slot.updated_at)
     open_slots_changed()
     return slot
 

@@ -20,7 +20,7 @@ from apps.booking.selectors import teacher_student_list
 from apps.booking.serializers import BookingSerializer, TeacherStudentSerializer
 from apps.booking.tests.factories import future_slot, make_confirmed, make_hold
 from apps.common import clock
-from apps.common.rows import row_serializer_for
+from apps.common.rows import object_serializer_for, row_serializer_for
 from apps.identity.models import User
 from apps.identity.serializers import UserSerializer
 from apps.lessons.models import Lesson
@@ -81,6 +81,23 @@ def test_rows_match_drf_output(school, serializer_class, model):
     assert rows(queryset) == serializer_class(queryset, many=True).data
 
 
+@pytest.mark.parametrize(("serializer_class", "model"), LIST_SERIALIZERS, ids=lambda v: getattr(v, "__name__", v))
+def test_objects_render_as_drf_renders_them(school, serializer_class, model):
+    """The single-object fast path (what a write answers with) is DRF's output to the byte."""
+    render = object_serializer_for(serializer_class)
+    assert render is not None, "this serializer lost its single-object fast path"
+    for instance in model.objects.order_by("pk"):
+        assert render(instance) == serializer_class(instance).data
+
+
+def test_a_dict_renders_as_drf_renders_it(school):
+    from apps.admin_ops.selectors import kpi_overview
+    from apps.admin_ops.serializers import KpiOverviewSerializer
+
+    overview = kpi_overview()
+    assert object_serializer_for(KpiOverviewSerializer)(overview) == KpiOverviewSerializer(overview).data
+
+
 def test_teacher_students_rows_match_drf_output(school):
     teacher = school.teacher
     User.objects.filter(pk=school.student_id).update(full_name="Ada \u00e9")
@@ -104,6 +121,8 @@ def test_serializers_it_cannot_render_fall_back_to_drf():
 
     assert row_serializer_for(WithMethod) is None
     assert row_serializer_for(Custom) is None
+    assert object_serializer_for(WithMethod) is None
+    assert object_serializer_for(Custom) is None
 
 
 class _LengthInMinutes(serializers.Field):
