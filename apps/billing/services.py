@@ -34,7 +34,7 @@ from apps.common import clock
 from apps.common.errors import InvalidInput
 from apps.common.locking import lock_one, lock_row, set_lock_timeout
 from apps.common.page_cache import scopes_changed, user_scopes
-from apps.common.sql import Raw, quote, update_by_pk
+from apps.common.sql import Raw, param, pk_param, quote, update_by_pk, update_returning
 from apps.identity.models import Role, User
 
 # Payment status machine: from -> allowed targets. `refunded` is final.
@@ -108,6 +108,43 @@ def package_consume_lesson(*, package: LessonPackage) -> LessonPackage:
 def package_refund_lesson(*, package: LessonPackage) -> LessonPackage:
     """A canceled confirmed booking returns its lesson to the package."""
     return _apply_counters(package, lessons_left=+1)
+
+
+def _package_move_if(*, package_id, extra_where: str = "", extra_params=(), now, **counters: int):
+    """Move a usable package's counters in one statement that also locks it; None if none matched."""
+    where = f"{quote('id')} = %s AND {quote('status')} = %s AND {quote('expires_at')} > %s{extra_where}"
+    params = [pk_param(LessonPackage, package_id), PackageStatus.ACTIVE, param(LessonPackage, "expires_at", now)]
+    package = update_returning(
+        LessonPackage,
+        where=where,
+        params=[*params, *extra_params],
+        updated_at=now,
+        **{field: Raw(f"{quote(field)} + %s", [delta]) for field, delta in counters.items()},
+    )
+    if package is not None:
+        package_lists_changed(student_ids=[package.student_id])
+    return package
+
+
+def package_reserve_if_free(*, package_id, student_id, now: datetime) -> LessonPackage | None:
+    """A hold's reservation in one statement: the student's own usable package with a free lesson, or None.
+
+    None does not say why (unknown, someone else's, unusable, exhausted): the
+    caller asks when it needs to (the hold's refusals).
+    """
+    free = f" AND {quote('student_id')} = %s AND {quote('lessons_left')} - {quote('lessons_reserved')} > 0"
+    return _package_move_if(
+        package_id=package_id,
+        extra_where=free,
+        extra_params=[param(LessonPackage, "student_id", student_id)],
+        now=now,
+        lessons_reserved=+1,
+    )
+
+
+def package_consume_if_usable(*, package_id, now: datetime) -> LessonPackage | None:
+    """A confirm spends its reserved lesson in one statement, if the package is still usable (else None)."""
+    return _package_move_if(package_id=package_id, now=now, lessons_left=-1, lessons_reserved=-1)
 
 
 def package_is_usable(*, package: LessonPackage) -> bool:

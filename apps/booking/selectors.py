@@ -2,14 +2,16 @@
 
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet
 
 from apps.booking.errors import BookingAccessDenied, BookingNotFound
 from apps.booking.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus
 from apps.common import clock
-from apps.common.locking import lock_row
+from apps.common.locking import lock_row, require_transaction
 from apps.common.page_cache import participant_scope
 from apps.common.queries import one_or_none, participant_rows
+from apps.common.sql import fetch_one, pk_param, quote, select_sql
 from apps.identity.models import User
 from apps.lessons.selectors import lesson_stats_per_student
 from apps.scheduling.models import AvailabilitySlot
@@ -58,6 +60,19 @@ def booking_lock(*, booking_id) -> Booking | None:
     need the slot or package lock must take those first.
     """
     return lock_row(Booking, booking_id)
+
+
+def slot_lock_of_booking(*, booking_id) -> AvailabilitySlot | None:
+    """Lock the slot of a booking, found by the booking's id, in one statement; None when the booking is unknown.
+
+    Every booking write starts here or at `slot_lock`: the slot is the first
+    lock of the global order, and holding it keeps the slot's bookings still.
+    """
+    require_transaction()
+    slot_id = f"(SELECT {quote('slot_id')} FROM {quote(Booking._meta.db_table)} WHERE {quote('id')} = %s)"
+    lock = "FOR UPDATE" if connection.features.has_select_for_update else ""
+    sql = select_sql(AvailabilitySlot, where=f"{quote('id')} = {slot_id}", lock=lock)
+    return fetch_one(AvailabilitySlot, sql, [pk_param(Booking, booking_id)])
 
 
 def slot_list_for(

@@ -57,11 +57,13 @@ from apps.audit.services import audit_log_record, outbox_event_add, recorded_ato
 from apps.billing.models import LessonPackage, PackageStatus
 from apps.billing.services import (
     package_cancel_locked,
+    package_consume_if_usable,
     package_consume_lesson,
     package_is_usable,
     package_lock,
     package_refund_lesson,
     package_release_lesson,
+    package_reserve_if_free,
     package_reserve_lesson,
 )
 from apps.booking.errors import (
@@ -87,7 +89,13 @@ from apps.booking.errors import (
     TeacherNotFound,
 )
 from apps.booking.models import ACTIVE_BOOKING_STATUSES, Booking, BookingStatus
-from apps.booking.selectors import BOOKING_LISTS, booking_can_access, booking_lock, booking_successor
+from apps.booking.selectors import (
+    BOOKING_LISTS,
+    booking_can_access,
+    booking_lock,
+    booking_successor,
+    slot_lock_of_booking,
+)
 from apps.common import clock
 from apps.common.locking import lock_many
 from apps.common.page_cache import participant_scopes, scopes_changed
@@ -110,6 +118,7 @@ from apps.scheduling.services import (
     slot_cancel_locked,
     slot_lock,
     slot_set_status,
+    slot_take_if_open,
     slots_cancel_locked,
     slots_lock,
     teacher_future_slots_lock,
@@ -207,16 +216,6 @@ def _booking_read(booking_id) -> Booking:
     return booking
 
 
-def _lock_booking_rows(booking: Booking) -> tuple[Booking, AvailabilitySlot, LessonPackage]:
-    """Lock slot, package, then the booking itself (global order); return fresh locked rows."""
-    slot = slot_lock(slot_id=booking.slot_id)
-    package = package_lock(package_id=booking.package_id)
-    locked = booking_lock(booking_id=booking.pk)
-    locked.slot = slot
-    locked.package = package
-    return locked, slot, package
-
-
 # --- steps (run inside a transaction that holds slot, package and booking locks) ---------------------
 
 
@@ -261,11 +260,16 @@ def _hold_locked(
 
 
 def _confirm_locked(*, actor, booking: Booking, slot: AvailabilitySlot, package: LessonPackage) -> Booking:
-    """Turn a live hold into a confirmed booking with its scheduled lesson."""
+    """Turn a live hold into a confirmed booking with its scheduled lesson (package locked by the caller)."""
     now = clock.now()
     if not package_is_usable(package=package):
         raise PackageNotUsable()
     package_consume_lesson(package=package)
+    return _confirm_steps(actor=actor, booking=booking, slot=slot, now=now)
+
+
+def _confirm_steps(*, actor, booking: Booking, slot: AvailabilitySlot, now: datetime) -> Booking:
+    """After the package spent its lesson: the booking confirmed, the slot booked, the lesson scheduled."""
     _booking_move(booking, BookingStatus.CONFIRMED, confirmed_at=now)
     slot_set_status(slot=slot, status=SlotStatus.BOOKED)
     booking.slot = slot
@@ -332,21 +336,60 @@ def booking_hold(*, student, slot_id, package_id) -> Booking:
     """Hold an open future slot for BOOKING_HOLD_MINUTES, reserving one lesson of the student's package.
 
     404 unknown slot or package, 403 someone else's package, 422 slot not open
-    or started, package not active/expired, or no free lesson. Two students
-    racing for one slot serialize on the slot's row lock; the loser sees 422.
+    or started, package not active/expired, or no free lesson. Two statements
+    do the work and take the locks, slot then package: the slot moves to `hold`
+    only if it is open and not started, the package reserves a lesson only if it
+    is the student's, usable and not exhausted. When either does not match,
+    the refusal is worked out by reading (`_hold_refusal`) and the transaction
+    rolls back. Two students racing for one slot serialize on the slot's row:
+    the second UPDATE finds it no longer open, a 422.
     """
     if not student.is_student:
         raise OnlyStudentsHold()
     with recorded_atomic():
-        slot = slot_lock(slot_id=slot_id)
-        if slot is None:
-            raise SlotNotFound()
-        package = package_lock(package_id=package_id)
+        now = clock.now()
+        slot = slot_take_if_open(slot_id=slot_id, status=SlotStatus.HOLD, now=now)
+        package = package_reserve_if_free(package_id=package_id, student_id=student.pk, now=now) if slot else None
         if package is None:
-            raise PackageNotFound()
-        if package.student_id != student.pk:
-            raise PackageNotOwned()
-        return _hold_locked(actor=student, student_id=student.pk, slot=slot, package=package)
+            raise _hold_refusal(student=student, slot_id=slot_id, package_id=package_id, slot_taken=slot is not None)
+        try:
+            booking = insert(
+                Booking(
+                    slot=slot,
+                    student_id=student.pk,
+                    teacher_id=slot.teacher_id,
+                    package=package,
+                    status=BookingStatus.HOLD,
+                    hold_expires_at=now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
+                )
+            )
+        except IntegrityError:  # bookings_one_active_per_slot: the database's last word on double holds
+            raise SlotNotAvailable()
+        booking_lists_changed(student_id=booking.student_id, teacher_id=booking.teacher_id)
+        _booking_event(booking, slot, "booking.hold.created")
+        _booking_audit(student, booking, "booking.hold.create", slot_id=str(slot.pk), package_id=str(package.pk))
+        return booking
+
+
+def _hold_refusal(*, student, slot_id, package_id, slot_taken: bool) -> Exception:
+    """Why a hold could not take its slot or reserve its lesson, in the SPEC's order of checks.
+
+    Unknown slot 404, unknown package 404, someone else's package 403, then the
+    422s: slot not open or started, package not usable, no free lesson.
+    """
+    slot = None if slot_taken else get_by_pk(AvailabilitySlot, slot_id)
+    if not slot_taken and slot is None:
+        return SlotNotFound()
+    package = get_by_pk(LessonPackage, package_id)
+    if package is None:
+        return PackageNotFound()
+    if package.student_id != student.pk:
+        return PackageNotOwned()
+    if not slot_taken:
+        return SlotNotAvailable()
+    if not package_is_usable(package=package):
+        return PackageNotUsable()
+    return PackageExhausted()
 
 
 def booking_confirm(*, actor, booking_id) -> Booking:
@@ -355,26 +398,47 @@ def booking_confirm(*, actor, booking_id) -> Booking:
     Already confirmed: returned unchanged. Canceled or expired: 409. A hold
     past hold_expires_at is expired and that is COMMITTED before HoldExpired
     (422) is raised. Package no longer usable: 422, nothing changes.
+
+    Locks the booking's slot first (every booking write does), so the booking
+    read next cannot change under us; the package's lesson is spent by one
+    conditional UPDATE (which is its lock, in the global order).
     """
-    booking = _booking_read(booking_id)
-    if not booking_can_access(user=actor, booking=booking):
-        raise BookingAccessDenied()
     hold_expired = False
     with recorded_atomic():
-        booking, slot, package = _lock_booking_rows(booking)
+        booking, slot = _booking_with_slot_locked(booking_id)
+        if not booking_can_access(user=actor, booking=booking):
+            raise BookingAccessDenied()
         if booking.status == BookingStatus.CONFIRMED:
             return booking
         if booking.status != BookingStatus.HOLD:
             raise BookingStateConflict(f"A {booking.status} booking cannot be confirmed.")
-        if _hold_is_stale(booking, clock.now()):
+        now = clock.now()
+        if _hold_is_stale(booking, now):
+            package = package_lock(package_id=booking.package_id)
             _expire_locked(actor=actor, booking=booking, slot=slot, package=package)
             hold_expired = True
         else:
-            _confirm_locked(actor=actor, booking=booking, slot=slot, package=package)
+            if package_consume_if_usable(package_id=booking.package_id, now=now) is None:
+                raise PackageNotUsable()
+            _confirm_steps(actor=actor, booking=booking, slot=slot, now=now)
     if hold_expired:
         # Raised only after the expiry committed: the refusal still records it.
         raise HoldExpired()
     return booking
+
+
+def _booking_with_slot_locked(booking_id) -> tuple[Booking, AvailabilitySlot]:
+    """Lock the booking's slot, then read the booking (404 when unknown).
+
+    A booking's slot never changes, and every writer of a booking holds its
+    slot's lock, so the booking read after the lock stays true until we commit.
+    """
+    slot = slot_lock_of_booking(booking_id=booking_id)
+    booking = get_by_pk(Booking, booking_id) if slot is not None else None
+    if booking is None:
+        raise BookingNotFound()
+    booking.slot = slot
+    return booking, slot
 
 
 def booking_cancel(*, actor, booking_id, reason: str | None = None) -> Booking:
@@ -387,15 +451,15 @@ def booking_cancel(*, actor, booking_id, reason: str | None = None) -> Booking:
     it is spent. Its lesson is canceled (422 if it is already completed or
     no-show). The slot reopens unless a booked slot has already started.
     """
-    booking = _booking_read(booking_id)
-    if not booking_can_access(user=actor, booking=booking):
-        raise BookingAccessDenied()
     with recorded_atomic():
-        booking, slot, package = _lock_booking_rows(booking)
+        booking, slot = _booking_with_slot_locked(booking_id)
+        if not booking_can_access(user=actor, booking=booking):
+            raise BookingAccessDenied()
         if booking.status == BookingStatus.CANCELED:
             return booking
         if booking.status == BookingStatus.EXPIRED:
             raise BookingStateConflict("An expired booking cannot be canceled.")
+        package = package_lock(package_id=booking.package_id)
         return _cancel_locked(actor=actor, booking=booking, slot=slot, package=package, reason=reason)
 
 

@@ -21,7 +21,7 @@ from apps.common.sql import get_by_pk
 LOCK_TIMEOUT_MS = 5000
 
 
-def _require_transaction() -> None:
+def require_transaction() -> None:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("Row locks must be taken inside transaction.atomic().")
 
@@ -33,7 +33,7 @@ def set_lock_timeout(milliseconds: int | None = None) -> None:
     (settings, at connect time), so asking for that costs nothing; another value is
     set for this transaction only (`SET LOCAL`).
     """
-    _require_transaction()
+    require_transaction()
     configured = getattr(settings, "DB_LOCK_TIMEOUT_MS", LOCK_TIMEOUT_MS)
     if connection.vendor == "postgresql" and milliseconds is not None and milliseconds != configured:
         with connection.cursor() as cursor:
@@ -46,17 +46,17 @@ def lock_row(model, pk):
     The same `SELECT ... FOR UPDATE` as `lock_one(model.objects.all(), pk)`, written
     once per model instead of compiled per call (apps/common/sql.py).
     """
-    _require_transaction()
+    require_transaction()
     return get_by_pk(model, pk, lock="FOR UPDATE" if connection.features.has_select_for_update else "")
 
 
 def lock_one(queryset, pk):
     """Lock and return one row by primary key, or None if it does not exist."""
-    _require_transaction()
+    require_transaction()
     return one_or_none(queryset.select_for_update().filter(pk=pk))
 
 
 def lock_many(queryset):
     """Lock every row of `queryset` in primary-key order and return them as a list."""
-    _require_transaction()
+    require_transaction()
     return list(queryset.select_for_update().order_by("pk"))

@@ -27,11 +27,15 @@ def _columns(model: type[models.Model]) -> tuple[tuple[str, ...], tuple[str, ...
 
 
 @cache
+def select_sql(model: type[models.Model], *, where: str, lock: str = "") -> str:
+    """`SELECT <every column> FROM <table> WHERE <where> [lock]` for `fetch_one`."""
+    _, columns = _columns(model)
+    return f"SELECT {', '.join(columns)} FROM {quote(model._meta.db_table)} WHERE {where} {lock}".rstrip()
+
+
 def select_one_sql(model: type[models.Model], *, lock: str = "") -> str:
     """`SELECT <every column> FROM <table> WHERE <pk> = %s [lock]` for `fetch_one`."""
-    _, columns = _columns(model)
-    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
-    return f"SELECT {', '.join(columns)} FROM {table} WHERE {pk} = %s {lock}".rstrip()
+    return select_sql(model, where=f"{quote(model._meta.pk.column)} = %s", lock=lock)
 
 
 @cache
@@ -66,6 +70,11 @@ def pk_param(model: type[models.Model], pk):
     return model._meta.pk.get_db_prep_value(pk, connection)
 
 
+def param(model: type[models.Model], field_name: str, value):
+    """A value for a column of `model`, as the database takes it (SQLite stores datetimes and UUIDs as text)."""
+    return model._meta.get_field(field_name).get_db_prep_value(value, connection)
+
+
 def get_by_pk(model: type[models.Model], pk, *, lock: str = "") -> models.Model | None:
     """One row by primary key (`lock`: e.g. "FOR UPDATE"), as `fetch_one` returns it."""
     return fetch_one(model, select_one_sql(model, lock=lock), [pk_param(model, pk)])
@@ -76,22 +85,42 @@ def update_by_pk(model: type[models.Model], pk, **values) -> int:
 
     A value may be a `Raw("<sql expression>", params)` (e.g. `lessons_left + %s`).
     """
-    assignments, params = [], []
-    for name, value in values.items():
-        column = quote(model._meta.get_field(name).column)
-        if isinstance(value, Raw):
-            assignments.append(f"{column} = {value.sql}")
-            params.extend(value.params)
-        else:
-            field = model._meta.get_field(name)
-            assignments.append(f"{column} = %s")
-            params.append(field.get_db_prep_save(value, connection))
+    assignments, params = _assignments(model, values)
     table, pk_column = quote(model._meta.db_table), quote(model._meta.pk.column)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET {', '.join(assignments)} WHERE {pk_column} = %s", [*params, pk_param(model, pk)]
         )
         return cursor.rowcount
+
+
+def update_returning(model: type[models.Model], *, where: str, params: Sequence, **values) -> models.Model | None:
+    """`UPDATE <table> SET ... WHERE <where> RETURNING <every column>`: the changed row, or None if none matched.
+
+    A conditional move in one statement (lock, check and write at once): the row
+    lock is taken by the UPDATE itself, and a concurrent writer that got there
+    first makes PostgreSQL re-check `where` against the row it committed.
+    Update one row at most (`where` names the primary key).
+    """
+    assignments, set_params = _assignments(model, values)
+    _, columns = _columns(model)
+    table = quote(model._meta.db_table)
+    sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE {where} RETURNING {', '.join(columns)}"
+    return fetch_one(model, sql, [*set_params, *params])
+
+
+def _assignments(model: type[models.Model], values: dict) -> tuple[list[str], list]:
+    assignments, params = [], []
+    for name, value in values.items():
+        field = model._meta.get_field(name)
+        column = quote(field.column)
+        if isinstance(value, Raw):
+            assignments.append(f"{column} = {value.sql}")
+            params.extend(value.params)
+        else:
+            assignments.append(f"{column} = %s")
+            params.append(field.get_db_prep_save(value, connection))
+    return assignments, params
 
 
 class Raw:

@@ -34,7 +34,7 @@ from apps.common import clock
 from apps.common.locking import lock_one, set_lock_timeout
 from apps.common.page_cache import participant_scopes, scopes_changed
 from apps.common.queries import one_or_none
-from apps.common.sql import insert
+from apps.common.sql import Raw, insert, param, quote, update_returning
 from apps.lessons.errors import (
     LessonAccessDenied,
     LessonAlreadyFinished,
@@ -135,20 +135,28 @@ def lesson_create_for_booking(
 
 
 def lesson_cancel_for_booking(*, booking_id: UUID) -> Lesson | None:
-    """Cancel the lesson of a booking being canceled (None when it has none).
+    """Cancel the lesson of a booking being canceled (None when it has none, or it is canceled already).
 
-    Runs inside the caller's transaction after the booking is locked; locks the
-    lesson (last in the global order). An already canceled lesson is left as
-    is; a completed or no-show lesson cannot be undone, so the whole
-    cancellation is refused.
+    Runs inside the caller's transaction after the booking is locked. One
+    conditional UPDATE moves a scheduled lesson to canceled (raising its
+    `sequence`) and locks it, last in the global order; a completed or no-show
+    lesson cannot be undone, so the whole cancellation is refused.
     """
-    lesson = one_or_none(Lesson.objects.select_for_update().filter(booking_id=booking_id))
-    if lesson is None or lesson.status == LessonStatus.CANCELED:
-        return lesson
-    if lesson.status != LessonStatus.SCHEDULED:
-        raise LessonAlreadyFinished()
-    _lesson_move(lesson, LessonStatus.CANCELED)
-    _lesson_changed(lesson, "status")
+    where = f"{quote('booking_id')} = %s AND {quote('status')} = %s"
+    lesson = update_returning(
+        Lesson,
+        where=where,
+        params=[param(Lesson, "booking_id", booking_id), LessonStatus.SCHEDULED],
+        status=LessonStatus.CANCELED,
+        sequence=Raw(f"{quote('sequence')} + 1"),
+        updated_at=clock.now(),
+    )
+    if lesson is None:
+        status = one_or_none(Lesson.objects.filter(booking_id=booking_id).values_list("status", flat=True))
+        if status not in (None, LessonStatus.CANCELED):
+            raise LessonAlreadyFinished()
+        return None
+    lesson_lists_changed(student_id=lesson.student_id, teacher_id=lesson.teacher_id)
     outbox_event_add(
         aggregate_type="lesson",
         aggregate_id=lesson.pk,

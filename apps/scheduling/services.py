@@ -20,7 +20,7 @@ from apps.common import clock
 from apps.common.errors import InvalidInput
 from apps.common.locking import lock_many, lock_row, set_lock_timeout
 from apps.common.queries import one_or_none
-from apps.common.sql import update_by_pk
+from apps.common.sql import param, pk_param, quote, update_by_pk, update_returning
 from apps.identity.models import Role
 from apps.identity.services import user_lock
 from apps.scheduling.errors import (
@@ -101,6 +101,21 @@ def slot_set_status(*, slot: AvailabilitySlot, status: str) -> AvailabilitySlot:
     slot.status, slot.updated_at = status, clock.now()
     update_by_pk(AvailabilitySlot, slot.pk, status=slot.status, updated_at=slot.updated_at)
     open_slots_changed()
+    return slot
+
+
+def slot_take_if_open(*, slot_id, status: str, now: datetime) -> AvailabilitySlot | None:
+    """Move an open slot that has not started to `status`, in one statement that also locks it.
+
+    None when there is no such slot (unknown, not open, or started); the caller
+    tells which (the hold's refusals). The hot path of a hold: one round trip
+    instead of a lock and an update.
+    """
+    where = f"{quote('id')} = %s AND {quote('status')} = %s AND {quote('start_at')} > %s"
+    params = [pk_param(AvailabilitySlot, slot_id), SlotStatus.OPEN, param(AvailabilitySlot, "start_at", now)]
+    slot = update_returning(AvailabilitySlot, where=where, params=params, status=status, updated_at=now)
+    if slot is not None:
+        open_slots_changed()
     return slot
 
 
