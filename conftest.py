@@ -1,7 +1,9 @@
 """Fixtures every app's tests share: an API client, users by role, a movable clock, the test Redis."""
 
 import os
+import tempfile
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -51,6 +53,13 @@ def _kpi_counters_agree_with_a_recount(request):
     yield
     if kpi_counters.counters_supported():
         assert kpi_counters.counters_read() == kpi_counters.counters_recount(), "KPI counters drifted from the rows"
+
+
+@pytest.fixture
+def tmp_logs():
+    """A directory for the logs of the processes a test starts (gunicorn, workers, commands), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="go-processes-") as tmp:
+        yield Path(tmp)
 
 
 @pytest.fixture

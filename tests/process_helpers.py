@@ -1,10 +1,12 @@
-"""Real processes for the fault and scale-out tests: the test database's URL, start/stop, polling."""
+"""Real threads and processes for the concurrency, fault and scale-out tests: the test database's URL,
+start/stop, polling, and callables released at the same moment."""
 
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -113,3 +115,26 @@ def tail(log: Path, chars: int = 4000) -> str:
         return log.read_text(errors="replace")[-chars:]
     except FileNotFoundError:
         return "<no log>"
+
+
+def run_at_once(*callables, timeout: float = 120) -> list:
+    """Start every callable on its own thread at the same moment; return their results (or exceptions)."""
+    barrier = threading.Barrier(len(callables))
+    results: list = [None] * len(callables)
+
+    def worker(index, fn):
+        try:
+            barrier.wait(timeout=30)
+            results[index] = fn()
+        except BaseException as exc:  # the test inspects it
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, fn)) for i, fn in enumerate(callables)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    return results

@@ -9,7 +9,6 @@
 
 import io
 import random
-import tempfile
 import threading
 import time
 import uuid
@@ -51,12 +50,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def _postgresql_only():
     require_postgresql()
-
-
-@pytest.fixture
-def tmp_logs():
-    with tempfile.TemporaryDirectory(prefix="go-faults-") as tmp:
-        yield Path(tmp)
 
 
 # --- a. the outbox worker survives its connection being killed -------------------------------------

@@ -8,11 +8,9 @@ worker keeps working without an error.
 """
 
 import re
-import tempfile
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db import connection, connections
@@ -34,12 +32,6 @@ PRUNED_LINE = re.compile(r"Pruned (\d+) processed outbox events older than 30 da
 @pytest.fixture(autouse=True)
 def _postgresql_only():
     require_postgresql()
-
-
-@pytest.fixture
-def tmp_logs():
-    with tempfile.TemporaryDirectory(prefix="go-retention-") as tmp:
-        yield Path(tmp)
 
 
 def _old_processed_events(student) -> None:

@@ -13,7 +13,6 @@ import http.client
 import json
 import re
 import sys
-import tempfile
 import time
 import urllib.parse
 import uuid
@@ -66,12 +65,6 @@ def redis_db(redis_url):
 @pytest.fixture(autouse=True)
 def _postgresql_only():
     require_postgresql()
-
-
-@pytest.fixture
-def tmp_logs():
-    with tempfile.TemporaryDirectory(prefix="go-scale-") as tmp:
-        yield Path(tmp)
 
 
 # --- two app servers, one rate limit ---------------------------------------------------------------

@@ -443,15 +443,17 @@ def _restore_into_throwaway(
 ) -> None:
     """Create the throwaway database, restore into it, run the checks, and drop it whatever happened."""
     report.database = name = _throwaway_name(settings_dict)
+    created = True  # until the server says otherwise: an interruption (SIGTERM) mid-CREATE may leave it behind
     try:
-        with _connect(settings_dict) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-    except psycopg.Error as exc:
-        raise BackupError(
-            f"Cannot create the throwaway database {name}: {str(exc).strip()} "
-            "(verify_backup needs a role allowed to CREATE DATABASE)."
-        ) from None
-    try:
+        try:
+            with _connect(settings_dict) as conn:
+                conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+        except psycopg.Error as exc:
+            created = False
+            raise BackupError(
+                f"Cannot create the throwaway database {name}: {str(exc).strip()} "
+                "(verify_backup needs a role allowed to CREATE DATABASE)."
+            ) from None
         restore_started = time.monotonic()
         with tempfile.NamedTemporaryFile("w", prefix="restore-list-", suffix=".txt") as restore_list:
             restore_list.write(_restore_list(toc))
@@ -475,8 +477,9 @@ def _restore_into_throwaway(
     finally:
         drop_started = time.monotonic()
         try:
-            _drop_database(settings_dict, name, force=major >= 13)
-            report.dropped = True
+            if created:
+                _drop_database(settings_dict, name, force=major >= 13)
+                report.dropped = True
         except psycopg.Error as exc:
             report.failures.append(
                 f"Could not drop the throwaway database {name}: {str(exc).strip()}. "

@@ -1,6 +1,5 @@
 """A teacher's role change racing the writes that would give them something to teach, on real PostgreSQL threads."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from apps.common import clock
 from apps.identity.models import Role, User
 from apps.identity.tests.factories import AdminFactory, StudentFactory, TeacherFactory
 from apps.scheduling.models import AvailabilitySlot
+from tests.process_helpers import run_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,28 +22,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _postgresql_only():
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL")
-
-
-def run_at_once(*callables) -> list:
-    barrier = threading.Barrier(len(callables))
-    results: list = [None] * len(callables)
-
-    def worker(index, fn):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = fn()
-        except BaseException as exc:  # the test inspects it
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, fn)) for i, fn in enumerate(callables)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    return results
 
 
 def as_user(user) -> APIClient:

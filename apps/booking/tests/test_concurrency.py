@@ -22,6 +22,7 @@ from apps.identity.tests.factories import AdminFactory, StudentFactory
 from apps.lessons.models import Lesson, LessonStatus
 from apps.scheduling.models import AvailabilitySlot, SlotStatus
 from apps.teachers.tests.factories import TeacherProfileFactory
+from tests.process_helpers import run_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,29 +31,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _postgresql_only():
     if connection.vendor != "postgresql":
         pytest.skip("row locks and SKIP LOCKED need PostgreSQL")
-
-
-def run_at_once(*callables):
-    """Start every callable on its own thread at the same moment; return their results (or exceptions)."""
-    barrier = threading.Barrier(len(callables))
-    results: list = [None] * len(callables)
-
-    def worker(index, fn):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = fn()
-        except BaseException as exc:  # the test inspects it
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, fn)) for i, fn in enumerate(callables)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    return results
 
 
 def test_twenty_students_hold_one_slot_exactly_one_wins(client_for):

@@ -7,7 +7,6 @@
 - two first `GET /calendar/feed` at once: one feed, one secret.
 """
 
-import tempfile
 import threading
 import uuid
 from collections import Counter
@@ -40,12 +39,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def _postgresql_only():
     require_postgresql()
-
-
-@pytest.fixture
-def tmp_logs():
-    with tempfile.TemporaryDirectory(prefix="go-reminders-") as tmp:
-        yield Path(tmp)
 
 
 def _reminder_events() -> Counter:
