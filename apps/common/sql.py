@@ -44,7 +44,8 @@ def _converters(model: type[models.Model], vendor: str) -> tuple:
     out = []
     for field in model._meta.concrete_fields:
         column = field.get_col(model._meta.db_table)
-        out.append(tuple(connection.ops.get_db_converters(column) + column.get_db_converters(connection)))
+        converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        out.append(tuple((convert, column) for convert in converters))
     return tuple(out)
 
 
@@ -60,8 +61,8 @@ def fetch_one(model: type[models.Model], sql: str, params: Sequence) -> models.M
     if any(converters):
         row = list(row)
         for index, column_converters in enumerate(converters):
-            for convert in column_converters:
-                row[index] = convert(row[index], None, connection)
+            for convert, column in column_converters:
+                row[index] = convert(row[index], column, connection)
     return model.from_db(connection.alias, attnames, row)
 
 
